@@ -1,0 +1,85 @@
+"""Command line: `python -m optimizer plan REQUEST.json [--plot FILE.png]` and `serve`.
+
+`plan` prints the response JSON on standard output and nothing else: anything a
+library writes to file descriptor 1 while planning (HiGHS's banner) is sent to
+standard error instead. A refused request exits 2 with `field: rule` on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_REFUSED = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m optimizer", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_plan = sub.add_parser("plan", help="plan one request (plan-v1 JSON file, - for stdin)")
+    p_plan.add_argument("request", help="path to a plan-v1 request, or - for standard input")
+    p_plan.add_argument("--plot", metavar="FILE.png", help="also draw the plan to this PNG file")
+    p_serve = sub.add_parser("serve", help="serve POST /v1/plan over HTTP")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        from optimizer.service import run
+
+        run(args.host, args.port)
+        return 0
+    return _plan(args.request, args.plot)
+
+
+def _plan(source: str, plot_path: str | None) -> int:
+    from optimizer import PlanError, plan
+
+    with _stdout_to_stderr() as out:
+        try:
+            raw = _read(source)
+            response = plan(raw)
+        except PlanError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_REFUSED
+        if plot_path:
+            from optimizer.plot import draw
+
+            draw(raw, response, Path(plot_path))
+        out.write(json.dumps(response, indent=2) + "\n")
+        out.flush()
+    return 0
+
+
+def _read(source: str) -> Any:
+    from optimizer import PlanError
+
+    try:
+        text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    except OSError as err:
+        raise PlanError("", f"cannot read {source}: {err.strerror}") from err
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise PlanError("", f"not valid JSON: {err}") from err
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[TextIO]:
+    """Point fd 1 at stderr for the duration; yield a stream on the real stdout."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    stream = os.fdopen(os.dup(real), "w", encoding="utf-8")
+    try:
+        yield stream
+    finally:
+        stream.close()
+        sys.stdout.flush()
+        os.dup2(real, 1)
+        os.close(real)

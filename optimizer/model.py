@@ -1,0 +1,223 @@
+"""The charging MILP, written in Pyomo and solved by HiGHS (highspy).
+
+Per slot t (length h hours): EV power p[t] in {0} U [min, ev_max[t]] (binary on[t]),
+site import/export imp[t], exp[t], curtailed PV cut[t], with
+    imp - exp = base + p - pv + cut,   imp <= import_cap,  exp <= export_cap.
+The battery only fills, so one row bounds the final energy by the capacity and
+one row asks for the target by the deadline, softened by `short` at a penalty
+far above any price, so the model is never infeasible: an unreachable target
+yields the plan that delivers the most energy.
+
+Objective, in priority order (weights scaled to the price level `ref`):
+1. the shortfall (penalty well above any price per kWh);
+2. the site's energy cost: sum h * (import price * imp - export price * exp);
+3. tie-breaks worth at most ~1e-4 of a kWh at `ref`: a small reward per kWh
+   left in the battery (free PV beyond the target is taken), fewer starts, then
+   earlier charging, then exporting rather than curtailing.
+
+The Pyomo model is compiled to matrix form and handed to highspy in one call,
+with HiGHS's own output off: no process-wide stdout capture, so it is safe in a
+worker thread of Home Assistant.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer.problem import EPS, INF, Problem
+
+# Tie-break weights, as fractions of the price level per kWh (see module docstring).
+STORE_REWARD = 3e-4
+START_PENALTY = 2e-3
+EARLY_WEIGHT = 1e-4
+CURTAIL_PENALTY = 1e-5
+MIP_REL_GAP = 1e-7
+
+
+class SolverError(RuntimeError):
+    """HiGHS gave no usable answer (time-out without a solution, error)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Solution:
+    power: list[float]
+    objective: float
+    mip_gap: float
+
+
+_local = threading.local()
+_banner_lock = threading.Lock()
+_banner_shown = False
+
+
+def solve(problem: Problem, time_limit_s: float) -> Solution:
+    """Build and solve the MILP for `problem`; raise SolverError if HiGHS cannot answer."""
+    import pyomo.environ as pyo  # heavy: imported on first plan, not at import time
+
+    model = build_model(problem, pyo)
+    return _run_highs(model, problem, time_limit_s)
+
+
+def price_level(problem: Problem) -> float:
+    prices = [abs(x) for x in problem.import_price + problem.export_price]
+    return max([*prices, 1e-3])
+
+
+def build_model(p: Problem, pyo: Any) -> Any:
+    n, h, eff = p.n, p.hours, p.efficiency
+    ref = price_level(p)
+    m = pyo.ConcreteModel("evflex_charging")
+    T = range(n)
+    can = [t for t in T if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
+    m.p = pyo.Var(T, bounds=lambda _, t: (p.floor[t], p.ev_max[t] if t in can else p.floor[t]))
+    m.imp = pyo.Var(T, bounds=lambda _, t: (0, None if p.import_cap[t] == INF else p.import_cap[t]))
+    m.exp = pyo.Var(T, bounds=(0, None if p.export_cap == INF else p.export_cap))
+    m.cut = pyo.Var(T, bounds=lambda _, t: (0, p.pv[t]))
+    m.short = pyo.Var(bounds=(0, None))
+    m.balance = pyo.Constraint(
+        T, rule=lambda m, t: m.imp[t] - m.exp[t] == p.base[t] + m.p[t] - p.pv[t] + m.cut[t]
+    )
+
+    switched = [t for t in can if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
+    m.on = pyo.Var(switched, domain=pyo.Binary)
+    m.start = pyo.Var(switched, bounds=(0, 1))
+    m.p_max = pyo.Constraint(switched, rule=lambda m, t: m.p[t] <= p.ev_max[t] * m.on[t])
+    m.p_min = pyo.Constraint(switched, rule=lambda m, t: m.p[t] >= p.ev_min * m.on[t])
+    is_switched = set(switched)
+
+    def started(m: Any, t: int) -> Any:
+        before = t - 1
+        if before in is_switched:
+            return m.start[t] >= m.on[t] - m.on[before]
+        if before >= 0 and p.floor[before] > EPS:
+            return pyo.Constraint.Skip  # already charging: continuing is no new start
+        return m.start[t] >= m.on[t]
+
+    m.started = pyo.Constraint(switched, rule=started)
+
+    # Importing and exporting at once only pays where export beats import; forbid it there.
+    both = [t for t in T if p.export_price[t] > p.import_price[t] + EPS]
+    big = [p.base[t] + p.ev_max[t] + p.pv[t] + 1.0 for t in T]
+    m.importing = pyo.Var(both, domain=pyo.Binary)
+    m.no_imp = pyo.Constraint(both, rule=lambda m, t: m.imp[t] <= big[t] * m.importing[t])
+    m.no_exp = pyo.Constraint(both, rule=lambda m, t: m.exp[t] <= big[t] * (1 - m.importing[t]))
+
+    stored = sum(m.p[t] for t in T) * (eff * h)
+    m.full = pyo.Constraint(expr=stored <= p.capacity - p.energy0)
+    by_deadline = sum(m.p[t] for t in range(p.deadline)) * (eff * h)
+    needed = p.target - p.energy0
+    if needed > EPS:
+        m.target = pyo.Constraint(expr=by_deadline + m.short >= needed)
+
+    shortfall_penalty = 100 * ref / eff + 1.0
+    m.cost = pyo.Objective(
+        expr=sum(h * (p.import_price[t] * m.imp[t] - p.export_price[t] * m.exp[t]) for t in T)
+        + shortfall_penalty * m.short
+        - STORE_REWARD * ref * stored
+        + START_PENALTY * ref * sum(m.start[t] for t in switched)
+        + sum(EARLY_WEIGHT * ref * (t + 1) / n * h * m.p[t] for t in T)
+        + sum(CURTAIL_PENALTY * ref * h * m.cut[t] for t in T),
+        sense=pyo.minimize,
+    )
+    return m
+
+
+def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
+    import highspy
+    import numpy as np
+    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
+
+    form = LinearStandardFormCompiler().write(model, mixed_form=True)
+    columns = form.columns
+    a = form.A.tocsc()
+    lower = np.array([v.lb if v.lb is not None else -highspy.kHighsInf for v in columns])
+    upper = np.array([v.ub if v.ub is not None else highspy.kHighsInf for v in columns])
+    row_lo = np.full(len(form.rhs), -highspy.kHighsInf)
+    row_hi = np.full(len(form.rhs), highspy.kHighsInf)
+    for i, (_, sense) in enumerate(form.rows):  # mixed form: 1 is <=, -1 is >=, 0 is ==
+        if sense >= 0:
+            row_hi[i] = form.rhs[i]
+        if sense <= 0:
+            row_lo[i] = form.rhs[i]
+    cost = np.asarray(form.c.todense()).ravel()
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = len(columns)
+    lp.num_row_ = len(form.rhs)
+    lp.col_cost_ = cost
+    lp.col_lower_ = lower
+    lp.col_upper_ = upper
+    lp.row_lower_ = row_lo
+    lp.row_upper_ = row_hi
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data
+    lp.integrality_ = [
+        highspy.HighsVarType.kInteger
+        if v.is_integer() or v.is_binary()
+        else highspy.HighsVarType.kContinuous
+        for v in columns
+    ]
+
+    highs = _highs()
+    highs.clearModel()
+    highs.setOptionValue("time_limit", float(time_limit_s))
+    highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
+    highs.passModel(lp)
+    highs.run()
+    status = highs.getModelStatus()
+    info = highs.getInfo()
+    solution = highs.getSolution()
+    if info.primal_solution_status != 2 or not solution.value_valid:  # 2: feasible
+        raise SolverError(f"HiGHS: {highs.modelStatusToString(status)}")
+    values = dict(zip((id(v) for v in columns), solution.col_value, strict=True))
+    power = [_clean(values.get(id(model.p[t]), model.p[t].lb or 0.0)) for t in range(problem.n)]
+    gap = info.mip_gap if status != highspy.HighsModelStatus.kOptimal else 0.0
+    return Solution(power=power, objective=info.objective_function_value, mip_gap=gap)
+
+
+def _clean(x: float) -> float:
+    return 0.0 if abs(x) < 1e-6 else x
+
+
+def _highs() -> Any:
+    """One HiGHS instance per thread, created quietly (its banner goes to stdout)."""
+    highs = getattr(_local, "highs", None)
+    if highs is None:
+        import highspy
+
+        with _quiet_stdout():
+            highs = highspy.Highs()
+        highs.setOptionValue("output_flag", False)
+        highs.setOptionValue("threads", 1)
+        _local.highs = highs
+    return highs
+
+
+@contextlib.contextmanager
+def _quiet_stdout() -> Iterator[None]:
+    # HiGHS prints its banner once per process, from C++, on file descriptor 1.
+    global _banner_shown
+    with _banner_lock:
+        if _banner_shown:
+            yield
+            return
+        libc = ctypes.CDLL(None)
+        saved = os.dup(1)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 1)
+            yield
+            libc.fflush(None)
+        finally:
+            os.dup2(saved, 1)
+            os.close(saved)
+            os.close(devnull)
+            _banner_shown = True

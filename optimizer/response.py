@@ -1,0 +1,120 @@
+"""A charging power per slot -> the plan-v1 response (slots, cost, SoC, binding limits).
+
+Whatever produced the power (the MILP, the fallback, `fast` mode), the response
+is computed here the same way, so costs are comparable between them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from optimizer.problem import EPS, Problem
+
+TARGET_TOLERANCE_KWH = 1e-3
+
+
+@dataclass(frozen=True, slots=True)
+class Flows:
+    """Site flows in one slot: import, export and PV left unused (curtailed)."""
+
+    imp: float
+    exp: float
+    curtailed: float
+
+
+def flows(p: Problem, t: int, ev: float) -> Flows:
+    net = p.base[t] + ev - p.pv[t]
+    if net >= 0:
+        return Flows(net, 0.0, 0.0)
+    surplus = -net
+    # Exporting at a negative price costs money: curtail instead (as the MILP would).
+    exported = min(surplus, p.export_cap) if p.export_price[t] >= 0 else 0.0
+    return Flows(0.0, exported, surplus - exported)
+
+
+def cost(p: Problem, power: list[float]) -> float:
+    total = 0.0
+    for t, ev in enumerate(power):
+        f = flows(p, t, ev)
+        total += p.hours * (p.import_price[t] * f.imp - p.export_price[t] * f.exp)
+    return total
+
+
+def build_response(p: Problem, power: list[float], solver: str, solve_ms: float) -> dict[str, Any]:
+    eff_h = p.efficiency * p.hours
+    energy = p.energy0
+    slots = []
+    by_deadline = p.energy0
+    for t, ev in enumerate(power):
+        f = flows(p, t, ev)
+        energy = min(p.capacity, energy + ev * eff_h)
+        if t < p.deadline:
+            by_deadline = energy
+        slots.append(
+            {
+                "start": p.starts[t].isoformat(),
+                "end": (p.starts[t] + p.request.slot).isoformat(),
+                "ev_kw": round(ev, 4),
+                "grid_kw": round(f.imp - f.exp, 4),
+                "pv_kw": round(p.pv[t] - f.curtailed, 4),
+                "import_price": round(p.import_price[t], 6),
+                "export_price": round(p.export_price[t], 6),
+                "base_load_kw": round(p.base[t], 4),
+                "soc_pct": round(100 * energy / p.capacity, 3),
+            }
+        )
+    shortfall = max(0.0, p.target - by_deadline)
+    unreachable = shortfall > TARGET_TOLERANCE_KWH
+    return {
+        "version": 1,
+        "status": "target_unreachable" if unreachable else "ok",
+        "slots": slots,
+        "summary": {
+            "energy_kwh": round(sum(power) * p.hours, 4),
+            "cost": round(cost(p, power), 6),
+            "currency": p.request.currency,
+            "soc_at_departure_pct": round(100 * by_deadline / p.capacity, 3),
+            "shortfall_kwh": round(shortfall, 4) if unreachable else 0.0,
+            "binding": binding(p, power, unreachable),
+            "solver": solver,
+            "solve_ms": round(solve_ms, 2),
+        },
+    }
+
+
+def binding(p: Problem, power: list[float], short: bool) -> list[str]:
+    """The limits that shaped the plan.
+
+    A limit binds when it holds the EV at its bound in a slot where more power
+    was wanted: the target was not met, or the slot was cheaper than a slot the
+    plan did charge in (so the plan would have moved energy there). A limit the
+    base load alone breaks is always named.
+    """
+    names: set[str] = {n for n in p.broken_by_base if n}
+    if p.forced_by and any(x > EPS for x in p.floor):
+        names.add(p.forced_by)
+    charged = [t for t, x in enumerate(power) if x > EPS and p.floor[t] < x - EPS]
+    worst = max((_marginal(p, t, power[t]) for t in charged), default=None)
+    for t in range(p.n):
+        wanted = short or (worst is not None and _marginal(p, t, power[t]) < worst - EPS)
+        if not wanted:
+            continue
+        room_site = p.import_cap[t] - p.base[t] + p.pv[t]
+        room = min(p.ev_max[t], room_site)
+        if room >= p.ev_min and power[t] < room - 1e-4:
+            continue  # not held at a bound
+        name = p.ev_max_by[t] if p.ev_max[t] <= room_site else p.import_cap_by[t]
+        if name:
+            names.add(name)
+    if short and p.deadline < p.n:
+        names.add("vehicle.departure")
+    return sorted(names)
+
+
+def _marginal(p: Problem, t: int, ev: float) -> float:
+    """The price of one more kWh for the EV in slot t: import, or export forgone."""
+    f = flows(p, t, ev)
+    if f.imp > EPS or (f.exp <= EPS and f.curtailed <= EPS):
+        return p.import_price[t]
+    return p.export_price[t] if f.exp > EPS else 0.0
