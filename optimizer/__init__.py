@@ -42,7 +42,7 @@ def _power(problem: Problem) -> tuple[list[float], str]:
         return [0.0] * problem.n, "none"
     if mode == "fast":
         return list(problem.floor), "none"
-    from optimizer.model import SolverError, solve  # noqa: PLC0415  (keeps Pyomo lazy)
+    from optimizer.model import SolverError, solve  # lazy: Pyomo is heavy
 
     try:
         return solve(problem, problem.request.solver_time_limit_s).power, "highs"

@@ -11,9 +11,11 @@ yields the plan that delivers the most energy.
 Objective, in priority order (weights scaled to the price level `ref`):
 1. the shortfall (penalty well above any price per kWh);
 2. the site's energy cost: sum h * (import price * imp - export price * exp);
-3. tie-breaks worth at most ~1e-4 of a kWh at `ref`: a small reward per kWh
-   left in the battery (free PV beyond the target is taken), fewer starts, then
-   earlier charging, then exporting rather than curtailing.
+3. tie-breaks worth a few thousandths of a kWh at `ref`: a small reward per kWh
+   stored beyond the target, counted only for PV that would earn nothing (so it
+   is taken, and nothing with a price is bought for it), then fewer starts, then fewer
+   and fuller charging slots, then earlier charging, then exporting rather
+   than curtailing.
 
 The Pyomo model is compiled to matrix form and handed to highspy in one call,
 with HiGHS's own output off: no process-wide stdout capture, so it is safe in a
@@ -32,12 +34,15 @@ from typing import Any
 
 from optimizer.problem import EPS, INF, Problem
 
-# Tie-break weights, as fractions of the price level per kWh (see module docstring).
-STORE_REWARD = 3e-4
-START_PENALTY = 2e-3
-EARLY_WEIGHT = 1e-4
-CURTAIL_PENALTY = 1e-5
+# Tie-break weights, as fractions of the price level `ref` (see module docstring).
+EXTRA_REWARD = 2e-3  # per kWh stored beyond the target
+START_PENALTY = 2e-3  # per start
+SLOT_PENALTY = 5e-4  # per slot charging: fewer, fuller slots
+EARLY_WEIGHT = 2e-4  # per kWh, times the slot's position in the horizon
+CURTAIL_PENALTY = 1e-5  # per kWh of PV curtailed
+# Tight gaps: the tie-breaks are small, and a plan must be stable for hand-worked cases.
 MIP_REL_GAP = 1e-7
+MIP_ABS_GAP = 1e-9
 
 
 class SolverError(RuntimeError):
@@ -53,7 +58,7 @@ class Solution:
 
 _local = threading.local()
 _banner_lock = threading.Lock()
-_banner_shown = False
+_banner_shown: list[bool] = []  # non-empty once HiGHS has printed its banner
 
 
 def solve(problem: Problem, time_limit_s: float) -> Solution:
@@ -67,6 +72,13 @@ def solve(problem: Problem, time_limit_s: float) -> Solution:
 def price_level(problem: Problem) -> float:
     prices = [abs(x) for x in problem.import_price + problem.export_price]
     return max([*prices, 1e-3])
+
+
+def worthless_pv(p: Problem, t: int) -> float:
+    """kW of PV surplus in slot t that earns nothing whatever the car does."""
+    surplus = p.pv[t] - p.base[t]
+    exportable = p.export_cap if p.export_price[t] > 0 else 0.0
+    return max(0.0, surplus - exportable)
 
 
 def build_model(p: Problem, pyo: Any) -> Any:
@@ -114,13 +126,23 @@ def build_model(p: Problem, pyo: Any) -> Any:
     needed = p.target - p.energy0
     if needed > EPS:
         m.target = pyo.Constraint(expr=by_deadline + m.short >= needed)
+    # Beyond the target the car may only take PV that is worth nothing: surplus that
+    # could not be exported (above the export limit) or would be exported at a price <= 0.
+    free = {t: worthless_pv(p, t) for t in can}
+    use = [t for t, kw in free.items() if kw > EPS]
+    m.free = pyo.Var(use, bounds=lambda _, t: (0, free[t]))
+    m.free_is_charged = pyo.Constraint(use, rule=lambda m, t: m.free[t] <= m.p[t])
+    m.extra = pyo.Var(bounds=(0, None))  # kWh stored beyond the target, all of it free
+    m.beyond = pyo.Constraint(expr=m.extra <= stored + m.short - max(needed, 0.0))
+    m.extra_is_free = pyo.Constraint(expr=m.extra <= sum(m.free[t] for t in use) * (eff * h))
 
     shortfall_penalty = 100 * ref / eff + 1.0
     m.cost = pyo.Objective(
         expr=sum(h * (p.import_price[t] * m.imp[t] - p.export_price[t] * m.exp[t]) for t in T)
         + shortfall_penalty * m.short
-        - STORE_REWARD * ref * stored
+        - EXTRA_REWARD * ref * m.extra
         + START_PENALTY * ref * sum(m.start[t] for t in switched)
+        + SLOT_PENALTY * ref * sum(m.on[t] for t in switched)
         + sum(EARLY_WEIGHT * ref * (t + 1) / n * h * m.p[t] for t in T)
         + sum(CURTAIL_PENALTY * ref * h * m.cut[t] for t in T),
         sense=pyo.minimize,
@@ -170,6 +192,7 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     highs.clearModel()
     highs.setOptionValue("time_limit", float(time_limit_s))
     highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
+    highs.setOptionValue("mip_abs_gap", MIP_ABS_GAP)
     highs.passModel(lp)
     highs.run()
     status = highs.getModelStatus()
@@ -204,7 +227,6 @@ def _highs() -> Any:
 @contextlib.contextmanager
 def _quiet_stdout() -> Iterator[None]:
     # HiGHS prints its banner once per process, from C++, on file descriptor 1.
-    global _banner_shown
     with _banner_lock:
         if _banner_shown:
             yield
@@ -220,4 +242,4 @@ def _quiet_stdout() -> Iterator[None]:
             os.dup2(saved, 1)
             os.close(saved)
             os.close(devnull)
-            _banner_shown = True
+            _banner_shown.append(True)

@@ -45,7 +45,8 @@ def draw(request: dict[str, Any], response: dict[str, Any], path: Path) -> None:
     power_ax.legend(lines[0] + extra[0], lines[1] + extra[1], loc="upper left", ncols=5, fontsize=8)
     summary = response["summary"]
     power_ax.set_title(
-        f"{response['status']}: {summary['energy_kwh']:.1f} kWh, cost {summary['cost']:.2f} {currency},"
+        f"{response['status']}: {summary['energy_kwh']:.1f} kWh,"
+        f" cost {summary['cost']:.2f} {currency},"
         f" SoC at departure {summary['soc_at_departure_pct']:.0f}%"
     )
 

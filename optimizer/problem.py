@@ -78,7 +78,7 @@ def build(req: PlanRequest) -> Problem:
     plugged_from = veh.arrival or start
     unplug = veh.departure
     ev_max, ev_max_by = [], []
-    for t, s in enumerate(starts):
+    for s in starts:
         inside = s >= plugged_from and (unplug is None or s + slot <= unplug)
         ev_max.append(req.charger_max_kw if inside else 0.0)
         ev_max_by.append("charger.max_power_kw" if inside else "")

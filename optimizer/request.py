@@ -6,6 +6,7 @@ between 0 and 100``; nothing is planned from a bad request.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -266,9 +267,8 @@ def parse(raw: Any) -> PlanRequest:
     )
     if vehicle.departure is not None and vehicle.departure <= start:
         raise PlanError("vehicle.departure", "must be after start")
-    if vehicle.arrival is not None and vehicle.departure is not None:
-        if vehicle.arrival >= vehicle.departure:
-            raise PlanError("vehicle.arrival", "must be before vehicle.departure")
+    if vehicle.arrival and vehicle.departure and vehicle.arrival >= vehicle.departure:
+        raise PlanError("vehicle.arrival", "must be before vehicle.departure")
     if vehicle.min_soc_pct > vehicle.target_soc_pct:
         raise PlanError("vehicle.min_soc_pct", "must not exceed vehicle.target_soc_pct")
     charger = data["charger"]
@@ -334,7 +334,7 @@ def _intervals(
             raise PlanError(f"{where}.value", f"must be at least {low:g}")
         out.append(Interval(item["start"], item["end"], item["value"]))
     out.sort(key=lambda i: i.start)
-    for before, after in zip(out, out[1:], strict=False):
+    for before, after in itertools.pairwise(out):
         if after.start < before.end:
             raise PlanError(field, f"intervals must not overlap (at {after.start.isoformat()})")
     return tuple(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.problem import EPS, Problem
+from optimizer.problem import EPS, INF, Problem
 
 TARGET_TOLERANCE_KWH = 1e-3
 
@@ -88,17 +88,20 @@ def binding(p: Problem, power: list[float], short: bool) -> list[str]:
 
     A limit binds when it holds the EV at its bound in a slot where more power
     was wanted: the target was not met, or the slot was cheaper than a slot the
-    plan did charge in (so the plan would have moved energy there). A limit the
-    base load alone breaks is always named.
+    plan did charge in, or as cheap and earlier (so the plan would have moved
+    energy there). A limit the base load alone breaks is always named, and so is
+    an export limit that made PV go unused.
     """
     names: set[str] = {n for n in p.broken_by_base if n}
+    if p.request.mode == "off":
+        names.add("mode off")
     if p.forced_by and any(x > EPS for x in p.floor):
         names.add(p.forced_by)
     charged = [t for t, x in enumerate(power) if x > EPS and p.floor[t] < x - EPS]
     worst = max((_marginal(p, t, power[t]) for t in charged), default=None)
+    last = max(charged, default=-1)
     for t in range(p.n):
-        wanted = short or (worst is not None and _marginal(p, t, power[t]) < worst - EPS)
-        if not wanted:
+        if not (short or _wanted(p, t, power[t], worst, last)):
             continue
         room_site = p.import_cap[t] - p.base[t] + p.pv[t]
         room = min(p.ev_max[t], room_site)
@@ -107,9 +110,20 @@ def binding(p: Problem, power: list[float], short: bool) -> list[str]:
         name = p.ev_max_by[t] if p.ev_max[t] <= room_site else p.import_cap_by[t]
         if name:
             names.add(name)
-    if short and p.deadline < p.n:
-        names.add("vehicle.departure")
+    if any(flows(p, t, x).curtailed > EPS for t, x in enumerate(power)) and p.export_cap < INF:
+        names.add("site.export_limit_kw")
+    if short:  # the time available was too short
+        names.add("vehicle.departure" if p.request.vehicle.departure else "horizon_hours")
     return sorted(names)
+
+
+def _wanted(p: Problem, t: int, ev: float, worst: float | None, last: int) -> bool:
+    """More power in slot t was wanted: it is cheaper than a slot the plan charged in,
+    or as cheap and earlier (the plan prefers charging early)."""
+    if worst is None:
+        return False
+    price = _marginal(p, t, ev)
+    return price < worst - EPS or (price <= worst + EPS and t < last)
 
 
 def _marginal(p: Problem, t: int, ev: float) -> float:

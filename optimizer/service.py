@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
@@ -57,17 +58,18 @@ async def handle_openapi(request: web.Request) -> web.Response:
     return web.json_response(document())
 
 
-async def _close_executor(app: web.Application) -> None:
+async def _executor(app: web.Application) -> AsyncIterator[None]:
+    app[EXECUTOR] = ThreadPoolExecutor(WORKERS, thread_name_prefix="evflex-plan")
+    yield
     app[EXECUTOR].shutdown(wait=False, cancel_futures=True)
 
 
 def create_app() -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[EXECUTOR] = ThreadPoolExecutor(WORKERS, thread_name_prefix="evflex-plan")
+    app.cleanup_ctx.append(_executor)
     app.router.add_post("/v1/plan", handle_plan)
     app.router.add_get("/healthz", handle_health)
     app.router.add_get("/openapi.json", handle_openapi)
-    app.on_cleanup.append(_close_executor)
     return app
 
 
