@@ -1,0 +1,410 @@
+"""Config, options and reconfigure flows: everything set up in the UI, validated per step.
+
+Steps: user (name, charger source) -> charger (entities and limits) -> vehicle ->
+energy (PV, house) -> tariff (kind) -> tariff_preset | tariff_custom | tariff_sensor
+-> grid. The options flow walks vehicle..grid again; reconfigure walks the charger.
+The steps are shared by all three flows (`StepsMixin`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import aiohttp
+import voluptuous as vol
+from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import selector as sel
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+
+from optimizer.tariffs import list_presets
+
+from .const import (
+    CHARGER_SOURCES,
+    CONF_ARRIVAL_SOC,
+    CONF_BATTERY_KWH,
+    CONF_CHARGER_SOURCE,
+    CONF_CURRENCY,
+    CONF_CURRENT,
+    CONF_EFFICIENCY,
+    CONF_ENERGY_SENSOR,
+    CONF_EXPORT_LIMIT,
+    CONF_EXPORT_PRICE,
+    CONF_EXPORT_SENSOR,
+    CONF_HOUSE_POWER,
+    CONF_IMPORT_LIMIT,
+    CONF_MAX_CURRENT,
+    CONF_MIN_CURRENT,
+    CONF_OFFPEAK_END,
+    CONF_OFFPEAK_PRICE,
+    CONF_OFFPEAK_START,
+    CONF_PEAK_PRICE,
+    CONF_PHASES,
+    CONF_POWER_SENSOR,
+    CONF_PRESET,
+    CONF_PRICE_SENSOR,
+    CONF_PV_FORECAST,
+    CONF_PV_POWER,
+    CONF_REMOTE_URL,
+    CONF_SOC_SENSOR,
+    CONF_START_DELAY,
+    CONF_STATUS_SENSOR,
+    CONF_SWITCH,
+    CONF_TARIFF_KIND,
+    CONF_VOLTAGE,
+    DEFAULT_ARRIVAL_SOC,
+    DEFAULT_EFFICIENCY,
+    DEFAULT_MAX_CURRENT,
+    DEFAULT_MIN_CURRENT,
+    DEFAULT_PHASES,
+    DEFAULT_START_DELAY_S,
+    DEFAULT_VOLTAGE,
+    DOMAIN,
+    SOURCE_ENTITIES,
+    TARIFF_CUSTOM,
+    TARIFF_KINDS,
+    TARIFF_PRESET,
+    TARIFF_SENSOR,
+)
+from .inputs import read_float
+
+Data = dict[str, Any]
+Errors = dict[str, str]
+
+
+def _number(low: float, high: float, step: float | str = "any", unit: str | None = None) -> sel.NumberSelector:
+    return sel.NumberSelector(
+        sel.NumberSelectorConfig(
+            min=low, max=high, step=step, unit_of_measurement=unit, mode=sel.NumberSelectorMode.BOX
+        )
+    )
+
+
+def _entity(*domains: str, device_class: str | None = None) -> sel.EntitySelector:
+    config = sel.EntitySelectorConfig(domain=list(domains))
+    if device_class:
+        config = sel.EntitySelectorConfig(domain=list(domains), device_class=device_class)
+    return sel.EntitySelector(config)
+
+
+def _choice(options: list[str], key: str) -> sel.SelectSelector:
+    return sel.SelectSelector(
+        sel.SelectSelectorConfig(options=options, translation_key=key, mode=sel.SelectSelectorMode.LIST)
+    )
+
+
+def _optional(key: str, defaults: Data) -> vol.Optional:
+    """An optional field that can be cleared: its current value is only suggested."""
+    return vol.Optional(key, description={"suggested_value": defaults.get(key)})
+
+
+def _required(key: str, defaults: Data, default: Any = vol.UNDEFINED) -> vol.Required:
+    return vol.Required(key, default=defaults.get(key, default))
+
+
+# --- schemas (defaults: the values so far) ----------------------------------------
+
+
+def charger_schema(d: Data) -> vol.Schema:
+    fields: dict[Any, Any] = {}
+    if d.get(CONF_CHARGER_SOURCE) == SOURCE_ENTITIES:
+        fields |= {
+            _optional(CONF_SWITCH, d): _entity("switch", "input_boolean"),
+            _optional(CONF_CURRENT, d): _entity("number", "input_number"),
+            _optional(CONF_POWER_SENSOR, d): _entity("sensor", device_class="power"),
+            _optional(CONF_ENERGY_SENSOR, d): _entity("sensor", device_class="energy"),
+            _optional(CONF_STATUS_SENSOR, d): _entity("sensor"),
+        }
+    fields |= {
+        _required(CONF_PHASES, d, str(DEFAULT_PHASES)): _choice(["1", "3"], "phases"),
+        _required(CONF_VOLTAGE, d, DEFAULT_VOLTAGE): _number(100, 400, 1, "V"),
+        _required(CONF_MIN_CURRENT, d, DEFAULT_MIN_CURRENT): _number(1, 80, 1, "A"),
+        _required(CONF_MAX_CURRENT, d, DEFAULT_MAX_CURRENT): _number(1, 80, 1, "A"),
+    }
+    return vol.Schema(fields)
+
+
+def vehicle_schema(d: Data) -> vol.Schema:
+    return vol.Schema(
+        {
+            _required(CONF_BATTERY_KWH, d, 60): _number(5, 250, 0.1, "kWh"),
+            _optional(CONF_SOC_SENSOR, d): _entity("sensor", "input_number"),
+            _required(CONF_EFFICIENCY, d, DEFAULT_EFFICIENCY): _number(0.5, 1.0, 0.01),
+            _required(CONF_ARRIVAL_SOC, d, DEFAULT_ARRIVAL_SOC): _number(0, 100, 1, "%"),
+        }
+    )
+
+
+def energy_schema(d: Data) -> vol.Schema:
+    return vol.Schema(
+        {
+            _optional(CONF_PV_POWER, d): _entity("sensor", device_class="power"),
+            _optional(CONF_PV_FORECAST, d): _entity("sensor"),
+            _optional(CONF_HOUSE_POWER, d): _entity("sensor", device_class="power"),
+        }
+    )
+
+
+def tariff_schema(d: Data) -> vol.Schema:
+    return vol.Schema({_required(CONF_TARIFF_KIND, d, TARIFF_PRESET): _choice(list(TARIFF_KINDS), "tariff_kind")})
+
+
+def preset_schema(d: Data) -> vol.Schema:
+    presets = list_presets()
+    return vol.Schema({_required(CONF_PRESET, d, presets[0]): _choice(presets, "preset")})
+
+
+def custom_schema(d: Data) -> vol.Schema:
+    return vol.Schema(
+        {
+            _required(CONF_PEAK_PRICE, d): _number(-10, 100),
+            _required(CONF_OFFPEAK_PRICE, d): _number(-10, 100),
+            _required(CONF_OFFPEAK_START, d, "22:00:00"): sel.TimeSelector(),
+            _required(CONF_OFFPEAK_END, d, "06:00:00"): sel.TimeSelector(),
+            _optional(CONF_EXPORT_PRICE, d): _number(-10, 100),
+            _optional(CONF_CURRENCY, d): sel.TextSelector(),
+        }
+    )
+
+
+def sensor_schema(d: Data) -> vol.Schema:
+    return vol.Schema(
+        {
+            _required(CONF_PRICE_SENSOR, d): _entity("sensor", "input_number"),
+            _optional(CONF_EXPORT_SENSOR, d): _entity("sensor", "input_number"),
+            _optional(CONF_EXPORT_PRICE, d): _number(-10, 100),
+        }
+    )
+
+
+def grid_schema(d: Data) -> vol.Schema:
+    return vol.Schema(
+        {
+            _optional(CONF_IMPORT_LIMIT, d): _number(1, 1000, 0.1, "kW"),
+            _optional(CONF_EXPORT_LIMIT, d): _number(0, 1000, 0.1, "kW"),
+            _required(CONF_START_DELAY, d, DEFAULT_START_DELAY_S): _number(0, 1800, 1, "s"),
+            _optional(CONF_REMOTE_URL, d): sel.TextSelector(sel.TextSelectorConfig(type=sel.TextSelectorType.URL)),
+        }
+    )
+
+
+# --- validation: errors per field, as HA forms show them -----------------------------
+
+
+def _entity_exists(hass: HomeAssistant, entity_id: str | None) -> bool:
+    return not entity_id or hass.states.get(entity_id) is not None
+
+
+async def validate_charger(hass: HomeAssistant, d: Data) -> Errors:
+    errors: Errors = {}
+    if d.get(CONF_CHARGER_SOURCE) == SOURCE_ENTITIES:
+        if not d.get(CONF_SWITCH) and not d.get(CONF_CURRENT):
+            errors["base"] = "need_control"
+        for key in (CONF_SWITCH, CONF_CURRENT, CONF_POWER_SENSOR, CONF_ENERGY_SENSOR, CONF_STATUS_SENSOR):
+            if not _entity_exists(hass, d.get(key)):
+                errors[key] = "entity_not_found"
+    if float(d[CONF_MIN_CURRENT]) > float(d[CONF_MAX_CURRENT]):
+        errors[CONF_MIN_CURRENT] = "min_above_max"
+    return errors
+
+
+async def validate_vehicle(hass: HomeAssistant, d: Data) -> Errors:
+    return {} if _entity_exists(hass, d.get(CONF_SOC_SENSOR)) else {CONF_SOC_SENSOR: "entity_not_found"}
+
+
+async def validate_energy(hass: HomeAssistant, d: Data) -> Errors:
+    return {
+        key: "entity_not_found"
+        for key in (CONF_PV_POWER, CONF_PV_FORECAST, CONF_HOUSE_POWER)
+        if not _entity_exists(hass, d.get(key))
+    }
+
+
+async def validate_custom(hass: HomeAssistant, d: Data) -> Errors:
+    if str(d[CONF_OFFPEAK_START])[:5] == str(d[CONF_OFFPEAK_END])[:5]:
+        return {CONF_OFFPEAK_END: "same_times"}
+    return {}
+
+
+async def validate_sensor(hass: HomeAssistant, d: Data) -> Errors:
+    if read_float(hass, d[CONF_PRICE_SENSOR]) is None:
+        return {CONF_PRICE_SENSOR: "no_price"}
+    return {} if _entity_exists(hass, d.get(CONF_EXPORT_SENSOR)) else {CONF_EXPORT_SENSOR: "entity_not_found"}
+
+
+async def validate_grid(hass: HomeAssistant, d: Data) -> Errors:
+    url = d.get(CONF_REMOTE_URL)
+    if not url:
+        return {}
+    try:
+        async with async_get_clientsession(hass).get(
+            f"{url.rstrip('/')}/healthz", timeout=aiohttp.ClientTimeout(total=10)
+        ) as resp:
+            body = await resp.json(content_type=None)
+            if resp.status != 200 or body.get("status") != "ok":
+                return {CONF_REMOTE_URL: "not_optimizer"}
+    except (aiohttp.ClientError, TimeoutError, ValueError, AttributeError):
+        return {CONF_REMOTE_URL: "cannot_connect"}
+    return {}
+
+
+Validator = Callable[[HomeAssistant, Data], Coroutine[Any, Any, Errors]]
+STEPS: dict[str, tuple[Callable[[Data], vol.Schema], Validator | None]] = {
+    "charger": (charger_schema, validate_charger),
+    "vehicle": (vehicle_schema, validate_vehicle),
+    "energy": (energy_schema, validate_energy),
+    "tariff": (tariff_schema, None),
+    "tariff_preset": (preset_schema, None),
+    "tariff_custom": (custom_schema, validate_custom),
+    "tariff_sensor": (sensor_schema, validate_sensor),
+    "grid": (grid_schema, validate_grid),
+}
+CLEARABLE = {
+    "charger": (CONF_SWITCH, CONF_CURRENT, CONF_POWER_SENSOR, CONF_ENERGY_SENSOR, CONF_STATUS_SENSOR),
+    "vehicle": (CONF_SOC_SENSOR,),
+    "energy": (CONF_PV_POWER, CONF_PV_FORECAST, CONF_HOUSE_POWER),
+    "tariff_custom": (CONF_EXPORT_PRICE, CONF_CURRENCY),
+    "tariff_sensor": (CONF_EXPORT_SENSOR, CONF_EXPORT_PRICE),
+    "grid": (CONF_IMPORT_LIMIT, CONF_EXPORT_LIMIT, CONF_REMOTE_URL),
+}
+
+
+class StepsMixin:
+    """The shared steps: show a form, validate, store, go on in `self.order`."""
+
+    hass: HomeAssistant
+    values: Data
+    order: list[str]
+
+    async def _step(self, step: str, user_input: Data | None) -> ConfigFlowResult:
+        schema_fn, validate = STEPS[step]
+        errors: Errors = {}
+        if user_input is not None:
+            candidate = {k: v for k, v in self.values.items() if k not in CLEARABLE.get(step, ())}
+            candidate |= _normalise(user_input)
+            errors = await validate(self.hass, candidate) if validate else {}
+            if not errors:
+                self.values = candidate
+                return await self._next(step)
+        shown = {**self.values, **(user_input or {})}
+        return self.async_show_form(step_id=step, data_schema=schema_fn(shown), errors=errors)  # type: ignore[attr-defined,no-any-return]
+
+    async def _next(self, done: str) -> ConfigFlowResult:
+        after = self.order[self.order.index(done) + 1 :] if done in self.order else []
+        for step in after:
+            if step.startswith("tariff_") and step != f"tariff_{self.values.get(CONF_TARIFF_KIND)}":
+                continue
+            return await getattr(self, f"async_step_{step}")()  # type: ignore[no-any-return]
+        return await self._finish()
+
+    async def _finish(self) -> ConfigFlowResult:
+        raise NotImplementedError
+
+    async def async_step_charger(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("charger", user_input)
+
+    async def async_step_vehicle(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("vehicle", user_input)
+
+    async def async_step_energy(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("energy", user_input)
+
+    async def async_step_tariff(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("tariff", user_input)
+
+    async def async_step_tariff_preset(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("tariff_preset", user_input)
+
+    async def async_step_tariff_custom(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("tariff_custom", user_input)
+
+    async def async_step_tariff_sensor(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("tariff_sensor", user_input)
+
+    async def async_step_grid(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._step("grid", user_input)
+
+
+def _normalise(user_input: Data) -> Data:
+    out = dict(user_input)
+    if CONF_PHASES in out:
+        out[CONF_PHASES] = int(out[CONF_PHASES])
+    return out
+
+
+ALL_STEPS = ["charger", "vehicle", "energy", "tariff", "tariff_preset", "tariff_custom", "tariff_sensor", "grid"]
+OPTION_STEPS = ALL_STEPS[1:]
+
+
+class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
+    VERSION = 1
+
+    def __init__(self) -> None:
+        self.values: Data = {}
+        self.order = ALL_STEPS
+        self._reconfiguring: ConfigEntry | None = None
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EvflexOptionsFlow:
+        return EvflexOptionsFlow()
+
+    async def async_step_user(self, user_input: Data | None = None) -> ConfigFlowResult:
+        if user_input is not None:
+            await self.async_set_unique_id(user_input[CONF_NAME].strip().lower())
+            self._abort_if_unique_id_configured()
+            self.values = dict(user_input)
+            return await self.async_step_charger()
+        return self.async_show_form(
+            step_id="user",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_NAME, default="EVFlex"): sel.TextSelector(),
+                    vol.Required(CONF_CHARGER_SOURCE, default=SOURCE_ENTITIES): _choice(
+                        list(CHARGER_SOURCES), "charger_source"
+                    ),
+                }
+            ),
+        )
+
+    async def async_step_reconfigure(self, user_input: Data | None = None) -> ConfigFlowResult:
+        entry = self._get_reconfigure_entry()
+        self._reconfiguring = entry
+        if user_input is not None:
+            self.values = {**entry.data, CONF_CHARGER_SOURCE: user_input[CONF_CHARGER_SOURCE]}
+            self.order = ["charger"]
+            return await self.async_step_charger()
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=vol.Schema(
+                {
+                    vol.Required(CONF_CHARGER_SOURCE, default=entry.data[CONF_CHARGER_SOURCE]): _choice(
+                        list(CHARGER_SOURCES), "charger_source"
+                    )
+                }
+            ),
+        )
+
+    async def _finish(self) -> ConfigFlowResult:
+        if self._reconfiguring is not None:
+            self.hass.config_entries.async_update_entry(self._reconfiguring, data=self.values)
+            return self.async_abort(reason="reconfigure_successful")
+        title = self.values.pop(CONF_NAME)
+        return self.async_create_entry(title=title, data=self.values)
+
+
+class EvflexOptionsFlow(StepsMixin, OptionsFlow):
+    def __init__(self) -> None:
+        self.order = OPTION_STEPS
+        self.values = {}
+
+    async def async_step_init(self, user_input: Data | None = None) -> ConfigFlowResult:
+        self.values = {**self.config_entry.data, **self.config_entry.options}
+        return await self.async_step_vehicle()
+
+    async def _finish(self) -> ConfigFlowResult:
+        # Options override data; a cleared optional field must override it with None.
+        cleared = {k: None for k in self.config_entry.data if k not in self.values}
+        return self.async_create_entry(data={**cleared, **self.values})

@@ -1,0 +1,79 @@
+"""Constants of the EVFlex integration."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+DOMAIN: Final = "evflex"
+
+# Config entry keys (data and options share them; options win).
+CONF_CHARGER_SOURCE: Final = "charger_source"
+SOURCE_ENTITIES: Final = "entities"
+SOURCE_SIMULATED: Final = "simulated"
+CHARGER_SOURCES: Final = (SOURCE_ENTITIES, SOURCE_SIMULATED)
+
+CONF_SWITCH: Final = "switch_entity"
+CONF_CURRENT: Final = "current_entity"
+CONF_POWER_SENSOR: Final = "power_entity"
+CONF_ENERGY_SENSOR: Final = "energy_entity"
+CONF_STATUS_SENSOR: Final = "status_entity"
+CONF_PHASES: Final = "phases"
+CONF_VOLTAGE: Final = "voltage"
+CONF_MIN_CURRENT: Final = "min_current"
+CONF_MAX_CURRENT: Final = "max_current"
+
+CONF_BATTERY_KWH: Final = "battery_kwh"
+CONF_SOC_SENSOR: Final = "soc_entity"
+CONF_EFFICIENCY: Final = "efficiency"
+CONF_ARRIVAL_SOC: Final = "arrival_soc"
+
+CONF_PV_POWER: Final = "pv_power_entity"
+CONF_PV_FORECAST: Final = "pv_forecast_entity"
+CONF_HOUSE_POWER: Final = "house_power_entity"
+
+CONF_TARIFF_KIND: Final = "tariff_kind"
+TARIFF_PRESET: Final = "preset"
+TARIFF_CUSTOM: Final = "custom"
+TARIFF_SENSOR: Final = "sensor"
+TARIFF_KINDS: Final = (TARIFF_PRESET, TARIFF_CUSTOM, TARIFF_SENSOR)
+CONF_PRESET: Final = "preset"
+CONF_PEAK_PRICE: Final = "peak_price"
+CONF_OFFPEAK_PRICE: Final = "offpeak_price"
+CONF_OFFPEAK_START: Final = "offpeak_start"
+CONF_OFFPEAK_END: Final = "offpeak_end"
+CONF_EXPORT_PRICE: Final = "export_price"
+CONF_PRICE_SENSOR: Final = "price_entity"
+CONF_EXPORT_SENSOR: Final = "export_price_entity"
+CONF_CURRENCY: Final = "currency"
+
+CONF_IMPORT_LIMIT: Final = "import_limit_kw"
+CONF_EXPORT_LIMIT: Final = "export_limit_kw"
+CONF_START_DELAY: Final = "max_start_delay_s"
+CONF_REMOTE_URL: Final = "remote_url"
+
+DEFAULT_VOLTAGE: Final = 230
+DEFAULT_PHASES: Final = 1
+DEFAULT_MIN_CURRENT: Final = 6
+DEFAULT_MAX_CURRENT: Final = 16
+DEFAULT_EFFICIENCY: Final = 0.9
+DEFAULT_ARRIVAL_SOC: Final = 40
+DEFAULT_START_DELAY_S: Final = 600
+DEFAULT_TARGET_SOC: Final = 80
+DEFAULT_MIN_SOC: Final = 20
+DEFAULT_DEPARTURE: Final = "07:30"
+
+MODES: Final = ("smart", "solar_only", "fast", "off")
+
+SLOT_MINUTES: Final = 15
+TICK: Final = timedelta(seconds=30)  # charger poll and plan execution
+REPLAN_EVERY: Final = timedelta(minutes=15)
+MIN_WRITE_INTERVAL: Final = timedelta(seconds=30)
+
+EVENT_PLAN_UPDATED: Final = f"{DOMAIN}_plan_updated"
+EVENT_TARGET_AT_RISK: Final = f"{DOMAIN}_target_at_risk"
+EVENT_CHARGING_STARTED: Final = f"{DOMAIN}_charging_started"
+EVENT_CHARGING_STOPPED: Final = f"{DOMAIN}_charging_stopped"
+
+ISSUE_CHARGER_UNREACHABLE: Final = "charger_unreachable"
+ISSUE_OPTIMIZER_FAILED: Final = "optimizer_failed"

@@ -1,0 +1,107 @@
+"""Applies the plan to the charger: the current slot's power, written sparingly.
+
+- At most one write per 30 s, unless something urgent changes: a stop (mode off,
+  unplugged, a grid signal that asks for less, target reached), or a boost.
+- A random start delay (0..max, per home and per slot, on by default) when
+  charging starts at a tariff boundary, so that homes on one street do not all
+  start at 22:00:00 (the rebound peak).
+- Setpoints are whole amps between the charger's minimum and maximum, never
+  above the planned power; below the minimum the charger is stopped.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .charger.base import ChargerDriver, ChargerLimits, ChargerState
+from .const import MIN_WRITE_INTERVAL
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    amps: float
+    reason: str  # why this setpoint: plan | boost | delay | unplugged | safe
+
+
+def slot_at(plan: dict[str, Any], now: datetime) -> tuple[int, dict[str, Any]] | None:
+    for index, slot in enumerate(plan.get("slots", [])):
+        if datetime.fromisoformat(slot["start"]) <= now < datetime.fromisoformat(slot["end"]):
+            return index, slot
+    return None
+
+
+class PlanExecutor:
+    def __init__(self, driver: ChargerDriver, seed: str, max_delay_s: float) -> None:
+        self.driver = driver
+        self.seed = seed
+        self.max_delay_s = max_delay_s
+        self.last_write: datetime | None = None
+        self.written: float | None = None  # the last setpoint written
+
+    @property
+    def limits(self) -> ChargerLimits:
+        return self.driver.limits
+
+    def start_delay(self, slot_start: datetime) -> timedelta:
+        """This home's delay for a start at `slot_start` (stable, so retries agree)."""
+        if self.max_delay_s <= 0:
+            return timedelta(0)
+        draw = random.Random(f"{self.seed}|{slot_start.isoformat()}").uniform(0, self.max_delay_s)
+        return timedelta(seconds=draw)
+
+    def decide(
+        self,
+        plan: dict[str, Any] | None,
+        state: ChargerState,
+        now: datetime,
+        *,
+        boost: bool,
+        below_target: bool,
+    ) -> Decision:
+        if not state.connected:
+            return Decision(0.0, "unplugged")
+        if boost:
+            return Decision(self.limits.max_current, "boost")
+        if not plan or not plan.get("slots"):
+            # No plan at all: the last resort keeps the departure promise.
+            return Decision(self.limits.max_current if below_target else 0.0, "safe")
+        found = slot_at(plan, now)
+        if found is None:
+            return Decision(0.0, "plan")
+        index, slot = found
+        amps = self.limits.amps(float(slot["ev_kw"]))
+        if amps > 0 and not state.charging and self._at_boundary(plan, index):
+            start = datetime.fromisoformat(slot["start"])
+            if now < start + self.start_delay(start):
+                return Decision(0.0, "delay")
+        return Decision(amps, "plan")
+
+    @staticmethod
+    def _at_boundary(plan: dict[str, Any], index: int) -> bool:
+        """Charging starts where the import price changes (a tariff boundary)."""
+        if index == 0:
+            return False
+        before, now = plan["slots"][index - 1], plan["slots"][index]
+        return before.get("import_price") != now.get("import_price") and before["ev_kw"] == 0
+
+    async def async_apply(self, decision: Decision, now: datetime) -> bool:
+        """Write the decision if it changes the setpoint and the rate limit allows.
+
+        Returns True when something was written.
+        """
+        if decision.amps == self.written:
+            return False
+        urgent = (
+            decision.amps < (self.written or 0.0)  # less power: grid signals, stops
+            or decision.reason == "boost"
+            or self.written is None
+        )
+        if not urgent and self.last_write and now - self.last_write < MIN_WRITE_INTERVAL:
+            return False
+        await self.driver.async_set_current(decision.amps)
+        self.written = decision.amps
+        self.last_write = now
+        return True

@@ -1,0 +1,269 @@
+"""Sensors: the charger, PV and site, the tariff, the plan and its results."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
+from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfElectricCurrent, UnitOfEnergy, UnitOfPower
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddEntitiesCallback
+from homeassistant.util import dt as dt_util
+
+from .const import CONF_PV_POWER, CONF_TARIFF_KIND, TARIFF_SENSOR
+from .coordinator import EvflexConfigEntry, EvflexCoordinator, EvflexData, baseline_cost
+from .entity import EvflexEntity
+from .executor import slot_at
+from .status import REASONS
+
+Value = float | str | datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvflexSensorDescription(SensorEntityDescription):
+    value_fn: Callable[[EvflexCoordinator, EvflexData], Value]
+    attrs_fn: Callable[[EvflexCoordinator, EvflexData], dict[str, Any]] | None = None
+    exists_fn: Callable[[EvflexCoordinator], bool] = lambda _: True
+    currency: str | None = None  # "price": <currency>/kWh; "total": <currency>
+
+
+def _power(kw: float | None) -> float | None:
+    return None if kw is None else round(kw, 3)
+
+
+def _charging_slots(data: EvflexData) -> list[dict[str, Any]]:
+    return [s for s in (data.plan or {}).get("slots", []) if s["ev_kw"] > 0]
+
+
+def _next_start(_: EvflexCoordinator, data: EvflexData) -> datetime | None:
+    now = dt_util.now()
+    for slot in _charging_slots(data):
+        if datetime.fromisoformat(slot["end"]) > now:
+            return max(datetime.fromisoformat(slot["start"]), now.replace(microsecond=0))
+    return None
+
+
+def _planned_end(_: EvflexCoordinator, data: EvflexData) -> datetime | None:
+    slots = _charging_slots(data)
+    return datetime.fromisoformat(slots[-1]["end"]) if slots else None
+
+
+def _plan_now(c: EvflexCoordinator, data: EvflexData) -> float | None:
+    found = slot_at(data.plan or {}, dt_util.now())
+    return round(float(found[1]["ev_kw"]), 3) if found else 0.0
+
+
+def _summary(key: str) -> Callable[[EvflexCoordinator, EvflexData], Value]:
+    def value(_: EvflexCoordinator, data: EvflexData) -> Value:
+        raw = (data.plan or {}).get("summary", {}).get(key)
+        return None if raw is None else float(raw)
+
+    return value
+
+
+def _plan_attrs(c: EvflexCoordinator, data: EvflexData) -> dict[str, Any]:
+    plan = data.plan or {}
+    summary = plan.get("summary", {})
+    return {
+        "status": plan.get("status"),
+        "source": data.source,
+        "error": data.error,
+        "binding": summary.get("binding", []),
+        "planned_at": data.planned_at.isoformat() if data.planned_at else None,
+        "slots": [
+            {k: s.get(k) for k in ("start", "ev_kw", "pv_kw", "grid_kw", "import_price", "soc_pct")}
+            for s in plan.get("slots", [])
+        ],
+    }
+
+
+def _surplus(_: EvflexCoordinator, data: EvflexData) -> float | None:
+    if data.pv_kw is None:
+        return None
+    return round(max(0.0, data.pv_kw - (data.house_kw or 0.0)), 3)
+
+
+def _grid(_: EvflexCoordinator, data: EvflexData) -> float | None:
+    if data.house_kw is None and data.pv_kw is None:
+        return None
+    return round((data.house_kw or 0.0) + data.charger.power_kw - (data.pv_kw or 0.0), 3)
+
+
+def _savings(c: EvflexCoordinator, _: EvflexData) -> float:
+    counters = c.store.data.counters
+    open_session = baseline_cost(counters.session_prices, counters.session_kwh, c.driver.limits.max_kw)
+    return round(counters.baseline_cost + open_session - counters.cost, 4)
+
+
+def _share(key: str) -> Callable[[EvflexCoordinator, EvflexData], float | None]:
+    def value(c: EvflexCoordinator, _: EvflexData) -> float | None:
+        counters = c.store.data.counters
+        if counters.energy_kwh <= 0:
+            return None
+        return round(100 * getattr(counters, key) / counters.energy_kwh, 1)
+
+    return value
+
+
+POWER = {
+    "device_class": SensorDeviceClass.POWER,
+    "state_class": SensorStateClass.MEASUREMENT,
+    "native_unit_of_measurement": UnitOfPower.KILO_WATT,
+    "suggested_display_precision": 2,
+}
+
+SENSORS: tuple[EvflexSensorDescription, ...] = (
+    # The charger
+    EvflexSensorDescription(key="charger_power", **POWER, value_fn=lambda c, d: _power(d.charger.power_kw)),
+    EvflexSensorDescription(
+        key="session_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        state_class=SensorStateClass.TOTAL_INCREASING,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=lambda c, d: round(c.store.data.counters.session_kwh, 4),
+    ),
+    EvflexSensorDescription(
+        key="charger_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=["disconnected", "connected", "charging", "error"],
+        value_fn=lambda c, d: d.charger.status,
+    ),
+    EvflexSensorDescription(
+        key="current_limit",
+        device_class=SensorDeviceClass.CURRENT,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        value_fn=lambda c, d: d.charger.current_a,
+    ),
+    EvflexSensorDescription(
+        key="soc",
+        device_class=SensorDeviceClass.BATTERY,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
+        value_fn=lambda c, d: round(d.soc_pct, 2),
+    ),
+    # PV and the site
+    EvflexSensorDescription(
+        key="pv_power", **POWER, value_fn=lambda c, d: _power(d.pv_kw),
+        exists_fn=lambda c: bool(c.config.get(CONF_PV_POWER)),
+    ),
+    EvflexSensorDescription(
+        key="pv_surplus", **POWER, value_fn=_surplus, exists_fn=lambda c: bool(c.config.get(CONF_PV_POWER))
+    ),
+    EvflexSensorDescription(key="grid_power", **POWER, value_fn=_grid),
+    # The tariff
+    EvflexSensorDescription(
+        key="import_price",
+        state_class=SensorStateClass.MEASUREMENT,
+        currency="price",
+        suggested_display_precision=4,
+        value_fn=lambda c, d: d.prices.now if d.prices else None,
+    ),
+    EvflexSensorDescription(
+        key="export_price",
+        state_class=SensorStateClass.MEASUREMENT,
+        currency="price",
+        suggested_display_precision=4,
+        value_fn=lambda c, d: d.prices.export_now if d.prices else None,
+    ),
+    EvflexSensorDescription(
+        key="tou_period",
+        value_fn=lambda c, d: d.prices.period if d.prices else None,
+        exists_fn=lambda c: c.config.get(CONF_TARIFF_KIND) != TARIFF_SENSOR,
+    ),
+    EvflexSensorDescription(
+        key="next_cheap_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda c, d: d.prices.cheap_start if d.prices else None,
+    ),
+    # The plan
+    EvflexSensorDescription(key="plan_power", **POWER, value_fn=_plan_now),
+    EvflexSensorDescription(key="next_charging_start", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_next_start),
+    EvflexSensorDescription(key="planned_end", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_planned_end),
+    EvflexSensorDescription(
+        key="soc_at_departure",
+        native_unit_of_measurement=PERCENTAGE,
+        suggested_display_precision=0,
+        value_fn=_summary("soc_at_departure_pct"),
+    ),
+    EvflexSensorDescription(
+        key="plan_cost", device_class=SensorDeviceClass.MONETARY, currency="total",
+        suggested_display_precision=2, value_fn=_summary("cost"),
+    ),
+    EvflexSensorDescription(
+        key="shortfall",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=1,
+        value_fn=_summary("shortfall_kwh"),
+    ),
+    EvflexSensorDescription(
+        key="plan_status",
+        device_class=SensorDeviceClass.ENUM,
+        options=list(REASONS),
+        value_fn=lambda c, d: d.reason,
+        attrs_fn=_plan_attrs,
+    ),
+    # Results this month
+    EvflexSensorDescription(
+        key="savings_month", device_class=SensorDeviceClass.MONETARY, state_class=SensorStateClass.TOTAL,
+        currency="total", suggested_display_precision=2, value_fn=_savings,
+    ),
+    EvflexSensorDescription(
+        key="offpeak_share", native_unit_of_measurement=PERCENTAGE, state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0, value_fn=_share("offpeak_kwh"),
+    ),
+    EvflexSensorDescription(
+        key="pv_share", native_unit_of_measurement=PERCENTAGE, state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0, value_fn=_share("pv_kwh"),
+    ),
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant, entry: EvflexConfigEntry, async_add_entities: AddEntitiesCallback
+) -> None:
+    coordinator = entry.runtime_data
+    async_add_entities(
+        EvflexSensor(coordinator, description) for description in SENSORS if description.exists_fn(coordinator)
+    )
+
+
+class EvflexSensor(EvflexEntity, SensorEntity):
+    entity_description: EvflexSensorDescription
+    _unrecorded_attributes = frozenset({"slots", "binding", "error", "planned_at", "source", "status"})
+
+    def __init__(self, coordinator: EvflexCoordinator, description: EvflexSensorDescription) -> None:
+        super().__init__(coordinator, description)
+        currency = self._currency()
+        if description.currency == "price":
+            self._attr_native_unit_of_measurement = f"{currency}/kWh"
+        elif description.currency == "total":
+            self._attr_native_unit_of_measurement = currency
+
+    def _currency(self) -> str:
+        data = self.coordinator.data
+        if data and data.prices:
+            return data.prices.currency
+        return self.hass.config.currency if self.hass else "EUR"
+
+    @property
+    def native_value(self) -> Value:
+        return self.entity_description.value_fn(self.coordinator, self.coordinator.data)
+
+    @property
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        if self.entity_description.attrs_fn is None:
+            return None
+        return self.entity_description.attrs_fn(self.coordinator, self.coordinator.data)

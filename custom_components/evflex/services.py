@@ -1,0 +1,130 @@
+"""Actions: evflex.get_plan, evflex.set_session, evflex.boost, evflex.cancel_boost.
+
+Each names its config entry (`config_entry_id`). Input is validated here, so any
+bad field raises ServiceValidationError naming the field and the rule, on every
+Home Assistant version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import time, timedelta
+from typing import Any
+
+import voluptuous as vol
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
+
+from .const import DOMAIN, MODES
+from .controls import async_boost, async_cancel_boost, async_update_session
+from .coordinator import EvflexCoordinator
+
+ATTR_ENTRY = "config_entry_id"
+
+PERCENT = vol.All(vol.Coerce(float), vol.Range(min=0, max=100))
+GET_PLAN = vol.Schema({vol.Required(ATTR_ENTRY): cv.string})
+SET_SESSION = vol.Schema(
+    {
+        vol.Required(ATTR_ENTRY): cv.string,
+        vol.Optional("departure"): cv.time,
+        vol.Optional("target_soc"): PERCENT,
+        vol.Optional("min_soc"): PERCENT,
+        vol.Optional("mode"): vol.In(MODES),
+    }
+)
+BOOST = vol.Schema(
+    {
+        vol.Required(ATTR_ENTRY): cv.string,
+        vol.Exclusive("duration", "amount"): vol.All(
+            cv.time_period, vol.Range(min=timedelta(minutes=1), max=timedelta(hours=24))
+        ),
+        vol.Exclusive("energy_kwh", "amount"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=200)),
+    }
+)
+
+
+def _invalid(err: vol.Invalid) -> ServiceValidationError:
+    first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
+    field = ".".join(str(p) for p in first.path) or "data"
+    return ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="invalid_field",
+        translation_placeholders={"field": field, "rule": first.msg},
+    )
+
+
+def _coordinator(hass: HomeAssistant, entry_id: str) -> EvflexCoordinator:
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None or entry.domain != DOMAIN:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="unknown_entry", translation_placeholders={"entry": entry_id}
+        )
+    if entry.state is not ConfigEntryState.LOADED:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN, translation_key="entry_not_loaded", translation_placeholders={"entry": entry.title}
+        )
+    coordinator: EvflexCoordinator = entry.runtime_data
+    return coordinator
+
+
+Handler = Callable[[EvflexCoordinator, dict[str, Any]], Awaitable[ServiceResponse]]
+
+
+def _validated(hass: HomeAssistant, schema: vol.Schema, handler: Handler) -> Callable[[ServiceCall], Awaitable[ServiceResponse]]:
+    async def call(call: ServiceCall) -> ServiceResponse:
+        try:
+            data = schema(dict(call.data))
+        except vol.Invalid as err:
+            raise _invalid(err) from err
+        return await handler(_coordinator(hass, data[ATTR_ENTRY]), data)
+
+    return call
+
+
+async def _get_plan(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
+    state = coordinator.data
+    return {
+        "plan": state.plan if state else None,
+        "request": state.request if state else None,
+        "source": state.source if state else None,
+        "reason": state.reason if state else None,
+    }
+
+
+async def _set_session(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
+    session = coordinator.store.data.session
+    changes: dict[str, Any] = {k: data[k] for k in ("target_soc", "min_soc", "mode") if k in data}
+    if isinstance(data.get("departure"), time):
+        changes["departure"] = data["departure"].strftime("%H:%M")
+    target = changes.get("target_soc", session.target_soc)
+    minimum = changes.get("min_soc", session.min_soc)
+    if minimum > target:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="min_above_target",
+            translation_placeholders={"min": f"{minimum:g}", "target": f"{target:g}"},
+        )
+    await async_update_session(coordinator, **changes)
+    return None
+
+
+async def _boost(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
+    await async_boost(coordinator, duration=data.get("duration"), energy_kwh=data.get("energy_kwh"))
+    return None
+
+
+async def _cancel(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
+    await async_cancel_boost(coordinator)
+    return None
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    hass.services.async_register(
+        DOMAIN, "get_plan", _validated(hass, GET_PLAN, _get_plan), supports_response=SupportsResponse.ONLY
+    )
+    hass.services.async_register(DOMAIN, "set_session", _validated(hass, SET_SESSION, _set_session))
+    hass.services.async_register(DOMAIN, "boost", _validated(hass, BOOST, _boost))
+    hass.services.async_register(DOMAIN, "cancel_boost", _validated(hass, GET_PLAN, _cancel))

@@ -1,0 +1,117 @@
+"""The configured tariff: a TOU preset, a custom two-period TOU, or a price sensor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from homeassistant.core import HomeAssistant
+
+from optimizer.tariffs import TouTariff, load_preset
+
+from .const import (
+    CONF_CURRENCY,
+    CONF_EXPORT_PRICE,
+    CONF_EXPORT_SENSOR,
+    CONF_OFFPEAK_END,
+    CONF_OFFPEAK_PRICE,
+    CONF_OFFPEAK_START,
+    CONF_PEAK_PRICE,
+    CONF_PRESET,
+    CONF_PRICE_SENSOR,
+    CONF_TARIFF_KIND,
+    TARIFF_CUSTOM,
+    TARIFF_PRESET,
+)
+from .inputs import Series, cover, flat, price_forecast, read_float
+
+
+@dataclass(frozen=True, slots=True)
+class Prices:
+    imports: Series
+    exports: Series
+    currency: str
+    now: float | None  # import price now
+    export_now: float | None
+    period: str | None  # TOU period name now (None for a price sensor)
+    cheap_start: datetime | None  # start of the next cheapest window
+
+
+def custom_tou(config: dict[str, Any], currency: str, timezone: str) -> TouTariff:
+    """Two periods: off-peak from `offpeak_start` to `offpeak_end` (may wrap midnight)."""
+    start, end = config[CONF_OFFPEAK_START][:5], config[CONF_OFFPEAK_END][:5]
+    export = float(config.get(CONF_EXPORT_PRICE) or 0.0)
+    periods = [
+        {"name": "off_peak", "start": start, "end": end, "import": config[CONF_OFFPEAK_PRICE],
+         "export": export},
+        {"name": "peak", "start": end, "end": start, "import": config[CONF_PEAK_PRICE],
+         "export": export},
+    ]
+    return TouTariff.from_dict(
+        {
+            "name": "custom",
+            "currency": currency,
+            "timezone": timezone,
+            "seasons": [{"name": "all_year", "months": list(range(1, 13)), "periods": periods}],
+        }
+    )
+
+
+def tou_of(config: dict[str, Any], hass: HomeAssistant) -> TouTariff | None:
+    kind = config.get(CONF_TARIFF_KIND)
+    if kind == TARIFF_PRESET:
+        return load_preset(config[CONF_PRESET])
+    if kind == TARIFF_CUSTOM:
+        currency = config.get(CONF_CURRENCY) or hass.config.currency
+        return custom_tou(config, currency, hass.config.time_zone)
+    return None
+
+
+def prices(
+    hass: HomeAssistant, config: dict[str, Any], tou: TouTariff | None, start: datetime, end: datetime
+) -> Prices:
+    """Import and export series covering [start, end), and what holds now."""
+    now = start
+    if tou is not None:
+        series = tou.expand(start, end)
+        return Prices(
+            imports=series["import"],
+            exports=series["export"],
+            currency=tou.currency,
+            now=tou.price_at(now),
+            export_now=_export_at(tou, now),
+            period=tou.period_at(now),
+            cheap_start=tou.cheapest_window(now)[0],
+        )
+    forecast, price_now = price_forecast(hass, config[CONF_PRICE_SENSOR])
+    default = price_now if price_now is not None else 0.0
+    imports = cover(forecast, start, end, default)
+    export_now = read_float(hass, config.get(CONF_EXPORT_SENSOR)) or float(
+        config.get(CONF_EXPORT_PRICE) or 0.0
+    )
+    return Prices(
+        imports=imports,
+        exports=flat(start, end, export_now),
+        currency=config.get(CONF_CURRENCY) or hass.config.currency,
+        now=price_now,
+        export_now=export_now,
+        period=None,
+        cheap_start=_cheapest_start(imports, start + timedelta(hours=24)),
+    )
+
+
+def _export_at(tou: TouTariff, at: datetime) -> float:
+    series = tou.expand(at, at + timedelta(minutes=1))["export"]
+    return float(series[0]["value"]) if series else 0.0
+
+
+def _cheapest_start(series: Series, until: datetime) -> datetime | None:
+    best: tuple[float, datetime] | None = None
+    for item in series:
+        start = datetime.fromisoformat(item["start"])
+        if start >= until:
+            break
+        if best is None or item["value"] < best[0] - 1e-12:
+            best = (item["value"], start)
+    return best[1] if best else None

@@ -1,0 +1,68 @@
+"""Fixtures: a real Home Assistant core with EVFlex on the simulated charger."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import datetime
+from typing import Any
+from unittest.mock import patch
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.evflex.const import DOMAIN
+
+SIM_DATA: dict[str, Any] = {
+    "charger_source": "simulated",
+    "phases": 3,
+    "voltage": 230,
+    "min_current": 6,
+    "max_current": 16,  # 11.04 kW
+    "battery_kwh": 60,
+    "efficiency": 1.0,
+    "arrival_soc": 30,
+    "tariff_kind": "preset",
+    "preset": "shanghai_residential_tou",
+    "max_start_delay_s": 0,
+}
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load custom_components/evflex."""
+
+
+@pytest.fixture
+async def shanghai(hass: HomeAssistant) -> None:
+    await hass.config.async_set_time_zone("Asia/Shanghai")
+    hass.config.currency = "CNY"
+
+
+@pytest.fixture
+def evening(freezer: FrozenDateTimeFactory) -> datetime:
+    """18:00 in Shanghai, 29 Nov 2026: peak price until 22:00."""
+    moment = datetime(2026, 11, 29, 10, 0, tzinfo=dt_util.UTC)
+    freezer.move_to(moment)
+    return moment
+
+
+def make_entry(**changes: Any) -> MockConfigEntry:
+    return MockConfigEntry(domain=DOMAIN, title="Garage", data={**SIM_DATA, **changes}, unique_id="garage")
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, shanghai: None, evening: datetime) -> MockConfigEntry:
+    config_entry = make_entry()
+    config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(config_entry.entry_id)
+    await hass.async_block_till_done()
+    return config_entry
+
+
+@pytest.fixture
+def no_store_delay() -> Generator[None]:
+    with patch("custom_components.evflex.store.SAVE_DELAY_S", 0):
+        yield
