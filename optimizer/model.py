@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -36,9 +37,9 @@ from optimizer.problem import EPS, INF, Problem
 
 # Tie-break weights, as fractions of the price level `ref` (see module docstring).
 EXTRA_REWARD = 2e-3  # per kWh stored beyond the target
-START_PENALTY = 2e-3  # per start
-SLOT_PENALTY = 5e-4  # per slot charging: fewer, fuller slots
-EARLY_WEIGHT = 2e-4  # per kWh, times the slot's position in the horizon
+START_PENALTY = 1e-3  # per start
+SLOT_PENALTY = 2e-4  # per slot charging: fewer, fuller slots
+EARLY_WEIGHT = 1e-4  # per kWh, times the slot's position in the horizon
 CURTAIL_PENALTY = 1e-5  # per kWh of PV curtailed
 # Tight gaps: the tie-breaks are small, and a plan must be stable for hand-worked cases.
 MIP_REL_GAP = 1e-7
@@ -63,15 +64,33 @@ _banner_shown: list[bool] = []  # non-empty once HiGHS has printed its banner
 
 def solve(problem: Problem, time_limit_s: float) -> Solution:
     """Build and solve the MILP for `problem`; raise SolverError if HiGHS cannot answer."""
+    _quiet_pyomo_debug()
     import pyomo.environ as pyo  # heavy: imported on first plan, not at import time
 
     model = build_model(problem, pyo)
     return _run_highs(model, problem, time_limit_s)
 
 
+def _quiet_pyomo_debug() -> None:
+    # Pyomo logs every component it builds at DEBUG, which makes a plan take seconds
+    # in an application logging at DEBUG (Home Assistant with debug logs on). Unless
+    # the application chose a level for "pyomo" itself, keep it at WARNING.
+    pyomo_logger = logging.getLogger("pyomo")
+    if pyomo_logger.level == logging.NOTSET:
+        pyomo_logger.setLevel(logging.WARNING)
+
+
 def price_level(problem: Problem) -> float:
     prices = [abs(x) for x in problem.import_price + problem.export_price]
     return max([*prices, 1e-3])
+
+
+def tie_break_budget(p: Problem, power: list[float]) -> float:
+    """The most real cost the tie-breaks can trade in a plan with this power."""
+    ref = price_level(p)
+    slots = sum(1 for x in power if x > EPS)
+    energy = sum(power) * p.hours
+    return ref * (START_PENALTY * slots + SLOT_PENALTY * slots + EARLY_WEIGHT * energy)
 
 
 def worthless_pv(p: Problem, t: int) -> float:
@@ -113,9 +132,16 @@ def build_model(p: Problem, pyo: Any) -> Any:
 
     m.started = pyo.Constraint(switched, rule=started)
 
+    big = [p.base[t] + p.ev_max[t] + p.pv[t] + 1.0 for t in T]
+    # The house uses its own PV before it imports: curtailing while importing only pays
+    # where the import price is negative, so forbid it there.
+    paid = [t for t in T if p.import_price[t] < -EPS and p.pv[t] > EPS]
+    m.buying = pyo.Var(paid, domain=pyo.Binary)
+    m.no_cut = pyo.Constraint(paid, rule=lambda m, t: m.cut[t] <= p.pv[t] * (1 - m.buying[t]))
+    m.no_buy = pyo.Constraint(paid, rule=lambda m, t: m.imp[t] <= big[t] * m.buying[t])
+
     # Importing and exporting at once only pays where export beats import; forbid it there.
     both = [t for t in T if p.export_price[t] > p.import_price[t] + EPS]
-    big = [p.base[t] + p.ev_max[t] + p.pv[t] + 1.0 for t in T]
     m.importing = pyo.Var(both, domain=pyo.Binary)
     m.no_imp = pyo.Constraint(both, rule=lambda m, t: m.imp[t] <= big[t] * m.importing[t])
     m.no_exp = pyo.Constraint(both, rule=lambda m, t: m.exp[t] <= big[t] * (1 - m.importing[t]))

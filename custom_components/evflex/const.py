@@ -67,7 +67,6 @@ MODES: Final = ("smart", "solar_only", "fast", "off")
 
 SLOT_MINUTES: Final = 15
 TICK: Final = timedelta(seconds=30)  # charger poll and plan execution
-REPLAN_EVERY: Final = timedelta(minutes=15)
 MIN_WRITE_INTERVAL: Final = timedelta(seconds=30)
 
 EVENT_PLAN_UPDATED: Final = f"{DOMAIN}_plan_updated"

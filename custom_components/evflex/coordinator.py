@@ -45,7 +45,6 @@ from .const import (
     EVENT_TARGET_AT_RISK,
     ISSUE_CHARGER_UNREACHABLE,
     ISSUE_OPTIMIZER_FAILED,
-    REPLAN_EVERY,
     SLOT_MINUTES,
     TICK,
 )
@@ -157,7 +156,9 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
             session.boost_until = None
             self._dirty = True
 
-        if self._dirty or self._planned_at is None or now - self._planned_at >= REPLAN_EVERY:
+        # Replan at every slot boundary (so the current slot is at most one tick old)
+        # and whenever an input or a setting changed.
+        if self._dirty or self._planned_at is None or slot_start(now) != slot_start(self._planned_at):
             await self._replan(now, soc)
         assert self._plan is not None and self._request is not None
 
@@ -167,7 +168,8 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
             state,
             now,
             boost=boost,
-            below_target=soc < session.target_soc - 0.05,
+            soc=soc,
+            target=session.target_soc,
         )
         try:
             await self.executor.async_apply(decision, now)
@@ -198,7 +200,7 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
 
     async def _replan(self, now: datetime, soc: float) -> None:
         session = self.store.data.session
-        start = now.replace(second=0, microsecond=0) - timedelta(minutes=now.minute % SLOT_MINUTES)
+        start = slot_start(now)
         departure = next_departure(now, session.departure)
         self._prices = prices(self.hass, self.config, self.tou, start, departure)
         request = build_request(
@@ -325,7 +327,7 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
 
     def _arrival_prices(self, now: datetime) -> list[float]:
         """Prices per slot from plug-in, for the cost of charging on arrival."""
-        start = now - timedelta(minutes=now.minute % SLOT_MINUTES, seconds=now.second)
+        start = slot_start(now)
         info = prices(self.hass, self.config, self.tou, start, start + timedelta(hours=24))
         out = []
         for item in info.imports:
@@ -372,6 +374,10 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
             return None
         found = slot_at(self.data.plan, dt_util.now())
         return found[1] if found else None
+
+
+def slot_start(moment: datetime) -> datetime:
+    return moment.replace(second=0, microsecond=0) - timedelta(minutes=moment.minute % SLOT_MINUTES)
 
 
 def baseline_cost(prices_per_slot: list[float], energy_kwh: float, max_kw: float) -> float:

@@ -59,7 +59,8 @@ class PlanExecutor:
         now: datetime,
         *,
         boost: bool,
-        below_target: bool,
+        soc: float,
+        target: float,
     ) -> Decision:
         if not state.connected:
             return Decision(0.0, "unplugged")
@@ -67,12 +68,17 @@ class PlanExecutor:
             return Decision(self.limits.max_current, "boost")
         if not plan or not plan.get("slots"):
             # No plan at all: the last resort keeps the departure promise.
-            return Decision(self.limits.max_current if below_target else 0.0, "safe")
+            return Decision(self.limits.max_current if soc < target else 0.0, "safe")
         found = slot_at(plan, now)
         if found is None:
             return Decision(0.0, "plan")
         index, slot = found
         amps = self.limits.amps(float(slot["ev_kw"]))
+        # The plan's last slot may run at the charger's minimum for the whole slot;
+        # stop at the target instead, unless the energy is free PV (planned beyond it).
+        solar = (slot.get("pv_kw") or 0.0) >= float(slot["ev_kw"]) > 0
+        if amps > 0 and soc >= target and not solar:
+            return Decision(0.0, "target")
         if amps > 0 and not state.charging and self._at_boundary(plan, index):
             start = datetime.fromisoformat(slot["start"])
             if now < start + self.start_delay(start):

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from optimizer import plan
 from optimizer.fallback import fallback_power
+from optimizer.model import tie_break_budget
 from optimizer.problem import build
 from optimizer.request import parse
 from optimizer.response import cost
@@ -164,10 +165,10 @@ def test_plans_respect_every_limit_and_meet_reachable_targets(req: dict[str, Any
         assert out["summary"]["soc_at_departure_pct"] >= veh["target_soc_pct"] - 1e-3
 
     # The cost is what the slots say, and never worse than the fallback's when both
-    # meet the target (the fallback is feasible for the MILP).
+    # meet the target (the fallback is feasible for the MILP), but for what the
+    # tie-breaks (fewer starts, fuller slots, earlier) may trade.
     recomputed = sum(
-        hours
-        * (s["import_price"] * max(s["grid_kw"], 0) - s["export_price"] * max(-s["grid_kw"], 0))
+        hours * (s["import_price"] * max(s["grid_kw"], 0) - s["export_price"] * max(-s["grid_kw"], 0))
         for s in out["slots"]
     )
     assert abs(recomputed - out["summary"]["cost"]) <= 1e-3 * (1 + abs(recomputed))
@@ -175,6 +176,6 @@ def test_plans_respect_every_limit_and_meet_reachable_targets(req: dict[str, Any
     fallback = fallback_power(problem)
     fallback_stored = sum(fallback) * hours * veh["charge_efficiency"]
     if out["status"] == "ok" and fallback_stored >= needed - 1e-6 and req["mode"] == "smart":
-        assert out["summary"]["cost"] <= cost(problem, fallback) + 1e-3 + 1e-3 * abs(
-            out["summary"]["cost"]
-        )
+        power = [s["ev_kw"] for s in out["slots"]]
+        budget = tie_break_budget(problem, power) + 1e-4 * (1 + abs(out["summary"]["cost"]))
+        assert out["summary"]["cost"] <= cost(problem, fallback) + budget

@@ -4,13 +4,18 @@ Control: a switch (start/stop) and/or a number holding the current (A) or the po
 (W, kW). Optional sensors: power, energy, and a status whose text is mapped to
 connected/charging by the vocabulary those integrations use; an unknown status
 counts as connected, so a car is never left uncharged for a word we do not know.
+Without an energy sensor the energy is integrated from the power sensor, or from
+the setpoint while charging (an estimate, for the SoC when no SoC sensor is set).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import dt as dt_util
 
 from .base import ChargerDriver, ChargerError, ChargerLimits, ChargerState
 
@@ -48,6 +53,9 @@ class EntityCharger(ChargerDriver):
         status: str | None = None,
     ) -> None:
         super().__init__(limits)
+        self._integrated_kwh = 0.0
+        self._last_read: datetime | None = None
+        self._last_kw = 0.0
         self.hass = hass
         self.switch, self.current = switch, current
         self.power, self.energy, self.status = power, energy, status
@@ -86,9 +94,11 @@ class EntityCharger(ChargerDriver):
         power_kw = 0.0
         if (power := self._number(self.power)) is not None:
             power_kw = to_kw(*power)
-        energy = self._number(self.energy)
-        energy_kwh = energy[0] * ENERGY_TO_KWH.get(energy[1], 1.0) if energy else 0.0
         connected, status = self._status(power_kw)
+        if self.power is None and connected and setpoint > 0:
+            power_kw = self.limits.kw(setpoint)  # no meter: assume the car takes the offer
+        energy = self._number(self.energy)
+        energy_kwh = energy[0] * ENERGY_TO_KWH.get(energy[1], 1.0) if energy else self._integrate(power_kw)
         charging = status == "charging" or (power_kw > 0.05 and connected)
         return ChargerState(
             connected=connected,
@@ -98,6 +108,14 @@ class EntityCharger(ChargerDriver):
             current_a=setpoint,
             status="charging" if charging and status != "error" else status,
         )
+
+    def _integrate(self, power_kw: float) -> float:
+        """kWh from the power at the previous reading, held until now."""
+        now = dt_util.utcnow()
+        if self._last_read is not None:
+            self._integrated_kwh += self._last_kw * (now - self._last_read).total_seconds() / 3600
+        self._last_read, self._last_kw = now, power_kw
+        return self._integrated_kwh
 
     def _status(self, power_kw: float) -> tuple[bool, str]:
         state = self._state(self.status, required=False) if self.status else None

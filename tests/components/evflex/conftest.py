@@ -66,3 +66,25 @@ async def entry(hass: HomeAssistant, shanghai: None, evening: datetime) -> MockC
 def no_store_delay() -> Generator[None]:
     with patch("custom_components.evflex.store.SAVE_DELAY_S", 0):
         yield
+
+
+async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: float, step_s: int = 60) -> None:
+    """Move time forward in steps, letting the 30 s cycle run at each."""
+    from datetime import timedelta
+
+    from pytest_homeassistant_custom_component.common import async_fire_time_changed
+
+    steps = int(minutes * 60 // step_s)
+    for _ in range(steps):
+        freezer.tick(timedelta(seconds=step_s))
+        async_fire_time_changed(hass)
+        # The coordinator refreshes in a background task: wait for it too.
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+
+@pytest.fixture(autouse=True)
+def quiet_asyncio_clock_warnings(caplog: pytest.LogCaptureFixture) -> None:
+    """Moving the clock makes asyncio's debug mode report slow callbacks: noise here."""
+    import logging
+
+    logging.getLogger("asyncio").setLevel(logging.ERROR)

@@ -1,0 +1,844 @@
+"""Benchmark `optimizer.plan`: speed against a raw HiGHS floor, optimality, baselines.
+
+    .venv/bin/python -m bench.plan_bench [--quick] [--reps N] [--json]
+
+For every request of the fixed set in `bench.requests`:
+1. times `optimizer.plan(request)` in process, warm (one call first, then N
+   repetitions), and where the time goes (parse + slots, Pyomo model, compile +
+   HiGHS, response);
+2. times the floor: the same MILP (same slot arrays from `optimizer.problem.build`,
+   same variables, constraints and objective weights as `optimizer/model.py`)
+   written straight against highspy's own API, model build + solve;
+3. checks optimality: the raw model solved again with the energy cost and the
+   shortfall penalty only (no tie-breaks), MIP gaps 0, and PV curtailed only
+   when the site can neither use nor export it (plan-v1's cost, as
+   `optimizer.response.cost` computes it) gives the true optimum; the plan's
+   `summary.cost` must be within 0.5% of it, with the same shortfall. The
+   model's own optimum (where it may curtail PV to import at a negative price)
+   is reported next to it when it differs;
+4. costs two baselines with `optimizer.response.cost`: charge on arrival, and
+   the cheapest slots first ignoring PV and site limits;
+5. reports the peak RSS.
+The table goes to standard output; `--json` adds one machine-readable line at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import importlib
+import importlib.metadata
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bench.requests import QUICK, Case, build_requests
+from optimizer import parse, plan
+from optimizer.model import (
+    CURTAIL_PENALTY,
+    EARLY_WEIGHT,
+    EXTRA_REWARD,
+    MIP_ABS_GAP,
+    MIP_REL_GAP,
+    SLOT_PENALTY,
+    START_PENALTY,
+    price_level,
+    worthless_pv,
+)
+from optimizer.problem import EPS, INF, Problem, build, fill
+from optimizer.response import build_response, cost, flows
+
+DEFAULT_REPS = 7
+QUICK_REPS = 3
+OPT_TIME_LIMIT_S = 120.0
+
+# Targets printed next to the figures.
+TARGET_RATIO = 3.0
+TARGET_P95_MS = 250.0
+TARGET_GAP = 0.005
+
+SHORTFALL_TOLERANCE_KWH = 2e-3
+LIMIT_TOLERANCE_KW = 1e-4
+
+Json = dict[str, Any]
+
+
+# --- the raw HiGHS model -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RawResult:
+    power: list[float]
+    shortfall: float
+    energy_cost: float  # sum h * (import price * imp - export price * exp), the model's flows
+    objective: float
+    status: str
+    build_s: float
+    solve_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """Where the raw model's column blocks start."""
+
+    imp: int
+    exp: int
+    p: int
+    short: int
+
+
+class RawHighs:
+    """One quiet HiGHS instance, reused like `optimizer.model` reuses its own."""
+
+    def __init__(self) -> None:
+        import highspy
+
+        self.hs = highspy
+        with quiet_stdout():
+            self.highs = highspy.Highs()
+        self.highs.setOptionValue("output_flag", False)
+        self.highs.setOptionValue("threads", 1)
+
+    def version(self) -> str:
+        return str(self.highs.version())
+
+    def solve(
+        self,
+        p: Problem,
+        *,
+        tie_breaks: bool,
+        rel_gap: float,
+        time_limit_s: float,
+        contract: bool = False,
+        abs_gap: float = MIP_ABS_GAP,
+    ) -> RawResult:
+        began = time.perf_counter()
+        lp, col = self.build(p, tie_breaks=tie_breaks, contract=contract)
+        built = time.perf_counter()
+        highs = self.highs
+        highs.clearModel()
+        highs.setOptionValue("time_limit", float(time_limit_s))
+        highs.setOptionValue("mip_rel_gap", rel_gap)
+        highs.setOptionValue("mip_abs_gap", abs_gap)
+        highs.passModel(lp)
+        highs.run()
+        status = highs.getModelStatus()
+        info = highs.getInfo()
+        solution = highs.getSolution()
+        done = time.perf_counter()
+        if info.primal_solution_status != 2 or not solution.value_valid:
+            raise RuntimeError(f"raw HiGHS: {highs.modelStatusToString(status)}")
+        x = list(solution.col_value)
+        n, h = p.n, p.hours
+        energy = sum(
+            h * (p.import_price[t] * x[col.imp + t] - p.export_price[t] * x[col.exp + t])
+            for t in range(n)
+        )
+        return RawResult(
+            power=[0.0 if abs(v) < 1e-6 else v for v in x[col.p : col.p + n]],
+            shortfall=x[col.short],
+            energy_cost=energy,
+            objective=info.objective_function_value,
+            status=highs.modelStatusToString(status),
+            build_s=built - began,
+            solve_s=done - built,
+        )
+
+    def build(self, p: Problem, *, tie_breaks: bool, contract: bool = False) -> tuple[Any, Columns]:
+        """The MILP of `optimizer/model.py`, column by column, row by row.
+
+        Columns and rows come in the order Pyomo's standard-form compiler gives
+        them for optimizer.model (columns as they first appear in the objective,
+        then in the rows), so HiGHS sees the same matrix and does the same work:
+        imp[t], exp[t], short, extra (kWh stored beyond the target), start[k],
+        on[k] (the switched slots), p[t], cut[t], importing[k] (export > import),
+        free[k] (worthless PV taken by the car). Without `tie_breaks` the
+        objective is the energy cost and the shortfall penalty only.
+
+        With `contract`, PV is curtailed only when the site can neither use nor
+        export it (plan-v1, and `optimizer.response.flows`): where the import
+        price is negative a binary curtailing[k] forbids importing while
+        curtailing. Without it (as in optimizer/model.py) the model may throw
+        PV away to import more at a negative price, which the response's cost,
+        and the real site, do not do.
+        """
+        hs = self.hs
+        inf = hs.kHighsInf
+        n, h, eff = p.n, p.hours, p.efficiency
+        ref = price_level(p)
+        can = {t for t in range(n) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS}
+        switched = [t for t in sorted(can) if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
+        both = [t for t in range(n) if p.export_price[t] > p.import_price[t] + EPS]
+        free = {t: worthless_pv(p, t) for t in sorted(can)}
+        use = [t for t, kw in free.items() if kw > EPS]
+        negative = (
+            [t for t in range(n) if p.import_price[t] < -EPS and p.pv[t] > EPS] if contract else []
+        )
+
+        ncol = 0
+
+        def block(size: int) -> int:
+            nonlocal ncol
+            first, ncol = ncol, ncol + size
+            return first
+
+        col_imp, col_exp = block(n), block(n)
+        col_short, col_extra = block(1), block(1)
+        col_start, col_on = block(len(switched)), block(len(switched))
+        col_p, col_cut = block(n), block(n)
+        col_importing, col_free = block(len(both)), block(len(use))
+        col_curtailing = block(len(negative))
+
+        cost_c = [0.0] * ncol
+        lower = [0.0] * ncol
+        upper = [inf] * ncol
+        integer = [False] * ncol
+        export_cap = inf if p.export_cap == INF else p.export_cap
+        for t in range(n):
+            lower[col_p + t] = p.floor[t]
+            upper[col_p + t] = p.ev_max[t] if t in can else p.floor[t]
+            upper[col_imp + t] = inf if p.import_cap[t] == INF else p.import_cap[t]
+            upper[col_exp + t] = export_cap
+            upper[col_cut + t] = p.pv[t]
+            cost_c[col_imp + t] = h * p.import_price[t]
+            cost_c[col_exp + t] = -h * p.export_price[t]
+            if tie_breaks:
+                cost_c[col_p + t] = EARLY_WEIGHT * ref * (t + 1) / n * h
+                cost_c[col_cut + t] = CURTAIL_PENALTY * ref * h
+        cost_c[col_short] = 100 * ref / eff + 1.0
+        if tie_breaks:
+            cost_c[col_extra] = -EXTRA_REWARD * ref
+        for k in range(len(switched)):
+            upper[col_on + k] = 1.0
+            integer[col_on + k] = True
+            upper[col_start + k] = 1.0
+            if tie_breaks:
+                cost_c[col_on + k] = SLOT_PENALTY * ref
+                cost_c[col_start + k] = START_PENALTY * ref
+        for k, t in enumerate(use):
+            upper[col_free + k] = free[t]
+        binaries = [*range(col_importing, col_importing + len(both))]
+        binaries += range(col_curtailing, col_curtailing + len(negative))
+        for col in binaries:
+            upper[col] = 1.0
+            integer[col] = True
+
+        starts: list[int] = [0]
+        index: list[int] = []
+        value: list[float] = []
+        row_lo: list[float] = []
+        row_hi: list[float] = []
+
+        def row(cols: Sequence[int], vals: Sequence[float], lo: float, hi: float) -> None:
+            index.extend(cols)
+            value.extend(vals)
+            starts.append(len(index))
+            row_lo.append(lo)
+            row_hi.append(hi)
+
+        for t in range(n):  # balance: imp - exp - p - cut = base - pv
+            rhs = p.base[t] - p.pv[t]
+            row((col_imp + t, col_exp + t, col_p + t, col_cut + t), (1, -1, -1, -1), rhs, rhs)
+        for k, t in enumerate(switched):  # p <= max * on
+            row((col_p + t, col_on + k), (1.0, -p.ev_max[t]), -inf, 0.0)
+        for k, t in enumerate(switched):  # p >= min * on
+            row((col_p + t, col_on + k), (1.0, -p.ev_min), 0.0, inf)
+        position = {t: k for k, t in enumerate(switched)}
+        for k, t in enumerate(switched):  # start-ups
+            before = t - 1
+            if before in position:
+                row((col_start + k, col_on + k, col_on + position[before]), (1, -1, 1), 0, inf)
+            elif before >= 0 and p.floor[before] > EPS:
+                continue  # already charging: continuing is no new start
+            else:
+                row((col_start + k, col_on + k), (1.0, -1.0), 0.0, inf)
+        bigs = [p.base[t] + p.ev_max[t] + p.pv[t] + 1.0 for t in range(n)]
+        for k, t in enumerate(both):  # never import and export at once: imp <= big * importing
+            row((col_imp + t, col_importing + k), (1.0, -bigs[t]), -inf, 0.0)
+        for k, t in enumerate(both):  # exp <= big * (1 - importing)
+            row((col_exp + t, col_importing + k), (1.0, bigs[t]), -inf, bigs[t])
+        stored = [eff * h] * n
+        row(range(col_p, col_p + n), stored, -inf, p.capacity - p.energy0)  # battery full
+        needed = p.target - p.energy0
+        if needed > EPS:  # the target, softened by the shortfall
+            cols = [*range(col_p, col_p + p.deadline), col_short]
+            row(cols, [*stored[: p.deadline], 1.0], needed, inf)
+        # Beyond the target only PV worth nothing: free[k] <= p[t],
+        # extra <= stored + short - max(needed, 0), extra <= eff * h * sum(free)
+        for k, t in enumerate(use):
+            row((col_free + k, col_p + t), (1.0, -1.0), -inf, 0.0)
+        cols = [col_extra, *range(col_p, col_p + n), col_short]
+        row(cols, [1.0, *(-x for x in stored), -1.0], -inf, -max(needed, 0.0))
+        cols = [col_extra, *range(col_free, col_free + len(use))]
+        row(cols, [1.0, *([-eff * h] * len(use))], -inf, 0.0)
+        for k, t in enumerate(negative):  # contract: curtail only PV the site cannot use
+            row((col_imp + t, col_curtailing + k), (1.0, bigs[t]), -inf, bigs[t])
+            row((col_cut + t, col_curtailing + k), (1.0, -p.pv[t]), -inf, 0.0)
+
+        import numpy as np
+
+        lp = hs.HighsLp()
+        lp.num_col_ = ncol
+        lp.num_row_ = len(row_lo)
+        lp.col_cost_ = np.asarray(cost_c)
+        lp.col_lower_ = np.asarray(lower)
+        lp.col_upper_ = np.asarray(upper)
+        lp.row_lower_ = np.asarray(row_lo)
+        lp.row_upper_ = np.asarray(row_hi)
+        lp.a_matrix_.format_ = hs.MatrixFormat.kRowwise
+        lp.a_matrix_.start_ = np.asarray(starts, dtype=np.int32)
+        lp.a_matrix_.index_ = np.asarray(index, dtype=np.int32)
+        lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
+        kinds = hs.HighsVarType
+        lp.integrality_ = [kinds.kInteger if i else kinds.kContinuous for i in integer]
+        return lp, Columns(imp=col_imp, exp=col_exp, p=col_p, short=col_short)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Send file descriptor 1 to /dev/null (HiGHS prints its banner there, from C++)."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        yield
+        ctypes.CDLL(None).fflush(None)
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
+# --- baselines -----------------------------------------------------------------
+
+
+def needed_energy(p: Problem) -> float:
+    return max(0.0, p.target - p.energy0)
+
+
+def charge_on_arrival(p: Problem) -> list[float]:
+    """Full available power from the first plugged-in slot until the target."""
+    return fill(p, needed_energy(p), range(p.deadline))
+
+
+def cheapest_slots(p: Problem) -> list[float]:
+    """The cheapest plugged-in slots by import price, at the charger's maximum,
+    ignoring PV, the site limits and the signals."""
+    req = p.request
+    veh = req.vehicle
+    plugged_from = veh.arrival or req.start
+    plugged = [
+        t
+        for t in range(p.deadline)
+        if p.starts[t] >= plugged_from
+        and (veh.departure is None or p.starts[t] + req.slot <= veh.departure)
+    ]
+    power = [0.0] * p.n
+    eff_h = p.efficiency * p.hours
+    left = min(needed_energy(p), p.capacity - p.energy0)  # kWh into the battery
+    previous: int | None = None
+    for t in sorted(plugged, key=lambda t: (p.import_price[t], t)):
+        if left <= EPS:
+            break
+        kw = min(req.charger_max_kw, left / eff_h)
+        if kw < p.ev_min - EPS:
+            # The rest is below the charger's minimum: run at the minimum here and that
+            # much less in the previous slot, so the target is met exactly.
+            if previous is None or power[previous] - (p.ev_min - kw) < p.ev_min - EPS:
+                break
+            power[previous] -= p.ev_min - kw
+            power[t] = p.ev_min
+        else:
+            power[t] = kw
+        left -= kw * eff_h
+        previous = t
+    return power
+
+
+def limit_breaches(p: Problem, power: list[float]) -> int:
+    """Slots where `power` breaks the site import bound or the EV bound."""
+    return sum(
+        1
+        for t, kw in enumerate(power)
+        if p.base[t] + kw - p.pv[t] > p.import_cap[t] + LIMIT_TOLERANCE_KW
+        or kw > p.ev_max[t] + LIMIT_TOLERANCE_KW
+    )
+
+
+def delivered_by_deadline(p: Problem, power: list[float]) -> float:
+    stored = sum(power[: p.deadline]) * p.efficiency * p.hours
+    return min(p.capacity, p.energy0 + stored) - p.energy0
+
+
+def plan_breaches(p: Problem, power: list[float]) -> list[str]:
+    """Every rule of plan-v1 the plan's power breaks (should be none)."""
+    out = []
+    for t, kw in enumerate(power):
+        if kw > EPS and kw < p.ev_min - LIMIT_TOLERANCE_KW and kw > p.floor[t] + EPS:
+            out.append(f"slot {t}: {kw:.3f} kW below the charger minimum")
+        if kw > max(p.ev_max[t], p.floor[t]) + LIMIT_TOLERANCE_KW:
+            out.append(f"slot {t}: {kw:.3f} kW above the EV bound {p.ev_max[t]:.3f}")
+        f = flows(p, t, kw)
+        if f.imp > p.import_cap[t] + LIMIT_TOLERANCE_KW:
+            out.append(f"slot {t}: import {f.imp:.3f} above {p.import_cap[t]:.3f}")
+    if sum(power) * p.efficiency * p.hours > p.capacity - p.energy0 + 1e-3:
+        out.append("charges past a full battery")
+    return out
+
+
+# --- timing --------------------------------------------------------------------
+
+
+def timed(fn: Callable[[], Any], reps: int) -> tuple[list[float], Any]:
+    """Call once to warm up, then `reps` times; the times in ms and the last result."""
+    result = fn()
+    times = []
+    for _ in range(reps):
+        began = time.perf_counter()
+        result = fn()
+        times.append(1000 * (time.perf_counter() - began))
+    return times, result
+
+
+def p95(values: list[float]) -> float:
+    if len(values) < 2:
+        return values[0] if values else float("nan")
+    return statistics.quantiles(values, n=20, method="inclusive")[18]
+
+
+def breakdown(case: Case, reps: int) -> dict[str, float] | None:
+    """Median ms of each step of `plan` (parse + slots, Pyomo model, compile + HiGHS,
+    response), through optimizer.model's internals; None if they have moved."""
+    model = importlib.import_module("optimizer.model")
+    build_model = getattr(model, "build_model", None)
+    run_highs = getattr(model, "_run_highs", None)
+    if build_model is None or run_highs is None:
+        return None
+    import pyomo.environ as pyo
+
+    steps: dict[str, list[float]] = {"parse_slots": [], "pyomo_model": [], "compile_solve": []}
+    steps["response"] = []
+    for rep in range(reps + 1):
+        t0 = time.perf_counter()
+        p = build(parse(case.request))
+        t1 = time.perf_counter()
+        m = build_model(p, pyo)
+        t2 = time.perf_counter()
+        solution = run_highs(m, p, p.request.solver_time_limit_s)
+        t3 = time.perf_counter()
+        build_response(p, solution.power, "highs", 0.0)
+        t4 = time.perf_counter()
+        if rep:  # the first round warms up
+            for key, lo, hi in (
+                ("parse_slots", t0, t1),
+                ("pyomo_model", t1, t2),
+                ("compile_solve", t2, t3),
+                ("response", t3, t4),
+            ):
+                steps[key].append(1000 * (hi - lo))
+    out = {key: statistics.median(values) for key, values in steps.items()}
+    out["model_objective"] = float(solution.objective)
+    return out
+
+
+# --- one request ---------------------------------------------------------------
+
+
+def bench_case(case: Case, raw: RawHighs, reps: int) -> tuple[Json, list[float], list[float]]:
+    problem = build(parse(case.request))
+    p = problem
+    plan_times, response = timed(lambda: plan(case.request), reps)
+    limit = p.request.solver_time_limit_s
+    raw_rounds: list[RawResult] = []
+
+    def raw_full() -> RawResult:
+        result = raw.solve(p, tie_breaks=True, rel_gap=MIP_REL_GAP, time_limit_s=limit)
+        raw_rounds.append(result)
+        return result
+
+    raw_times, raw_result = timed(raw_full, reps)
+    timed_rounds = raw_rounds[1:]
+    steps = breakdown(case, reps)
+
+    opt = raw.solve(
+        p, tie_breaks=False, contract=True, rel_gap=0.0, abs_gap=0.0, time_limit_s=OPT_TIME_LIMIT_S
+    )
+    relaxed = raw.solve(
+        p, tie_breaks=False, rel_gap=0.0, abs_gap=0.0, time_limit_s=OPT_TIME_LIMIT_S
+    )
+    summary = response["summary"]
+    power = [float(s["ev_kw"]) for s in response["slots"]]
+    plan_cost = float(summary["cost"])
+    plan_energy = float(summary["energy_kwh"])
+    mean_price = statistics.fmean(abs(x) for x in p.import_price)
+    scale = max(abs(opt.energy_cost), 0.01 * plan_energy * mean_price, 1e-9)
+    gap = (plan_cost - opt.energy_cost) / scale
+    opt_short = opt.shortfall if opt.shortfall > 1e-3 else 0.0
+    plan_short = float(summary["shortfall_kwh"])
+
+    arrival = charge_on_arrival(p)
+    cheap = cheapest_slots(p)
+    zero = cost(p, [0.0] * p.n)
+    model_objective = steps.pop("model_objective") if steps else None
+    row: Json = {
+        "name": case.name,
+        "tariff": case.tariff,
+        "currency": p.request.currency,
+        "note": case.note,
+        "slots": p.n,
+        "binaries": _binaries(p),
+        "status": response["status"],
+        "solver": summary["solver"],
+        "plan_ms": statistics.median(plan_times),
+        "raw_ms": statistics.median(raw_times),
+        "raw_build_ms": statistics.median(1000 * r.build_s for r in timed_rounds),
+        "raw_solve_ms": statistics.median(1000 * r.solve_s for r in timed_rounds),
+        "raw_status": raw_result.status,
+        "steps_ms": steps,
+        "model_objective": model_objective,
+        "raw_objective": raw_result.objective,
+        "cost": plan_cost,
+        "opt_cost": opt.energy_cost,
+        "opt_cost_as_response": cost(p, opt.power),
+        "opt_status": opt.status,
+        "model_opt_cost": relaxed.energy_cost,
+        "model_opt_cost_as_response": cost(p, relaxed.power),
+        "model_curtails_to_import": relaxed.energy_cost < opt.energy_cost - 1e-6 * scale,
+        "gap": gap,
+        "energy_kwh": plan_energy,
+        "shortfall_kwh": plan_short,
+        "opt_shortfall_kwh": opt_short,
+        "shortfall_equal": abs(plan_short - opt_short) <= SHORTFALL_TOLERANCE_KWH,
+        "breaches": plan_breaches(p, power),
+        "no_charging_cost": zero,
+        "arrival_cost": cost(p, arrival),
+        "cheapest_cost": cost(p, cheap),
+        "cheapest_breaches": limit_breaches(p, cheap),
+        "delivered_kwh": {
+            "plan": delivered_by_deadline(p, power),
+            "arrival": delivered_by_deadline(p, arrival),
+            "cheapest": delivered_by_deadline(p, cheap),
+        },
+    }
+    return row, plan_times, raw_times
+
+
+def _binaries(p: Problem) -> int:
+    can = [t for t in range(p.n) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
+    switched = [t for t in can if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
+    both = [t for t in range(p.n) if p.export_price[t] > p.import_price[t] + EPS]
+    return len(switched) + len(both)
+
+
+# --- the run ---------------------------------------------------------------------
+
+
+def machine(raw: RawHighs) -> Json:
+    def version(name: str) -> str:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    return {
+        "nproc": affinity or os.cpu_count(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "processor": platform.machine(),
+        "python": sys.version.split()[0],
+        "highspy": version("highspy"),
+        "highs": raw.version(),
+        "pyomo": version("pyomo"),
+        "numpy": version("numpy"),
+        "scipy": version("scipy"),
+    }
+
+
+def run(quick: bool, reps: int) -> Json:
+    request_set = build_requests()
+    cases = [c for c in request_set.cases if c.name in QUICK] if quick else request_set.cases
+    raw = RawHighs()
+
+    began = time.perf_counter()
+    plan(cases[0].request)  # the first plan in the process imports Pyomo
+    first_call_ms = 1000 * (time.perf_counter() - began)
+
+    rows: list[Json] = []
+    all_plan: list[float] = []
+    all_raw: list[float] = []
+    for case in cases:
+        row, plan_times, raw_times = bench_case(case, raw, reps)
+        rows.append(row)
+        all_plan.extend(plan_times)
+        all_raw.extend(raw_times)
+
+    plan_median = statistics.median(all_plan)
+    raw_median = statistics.median(all_raw)
+    exceeding = [r["name"] for r in rows if r["gap"] > TARGET_GAP or r["opt_status"] != "Optimal"]
+    short_mismatch = [r["name"] for r in rows if not r["shortfall_equal"]]
+    max_gap = max(r["gap"] for r in rows)
+    steps = [r["steps_ms"] for r in rows if r["steps_ms"]]
+    step_medians = (
+        {key: statistics.median(s[key] for s in steps) for key in steps[0]} if steps else {}
+    )
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    return {
+        "machine": machine(raw),
+        "price_source": request_set.price_source,
+        "request_set_size": len(request_set.cases),
+        "quick": quick,
+        "reps": reps,
+        "requests": rows,
+        "timing": {
+            "first_plan_ms": first_call_ms,
+            "plan_median_ms": plan_median,
+            "plan_p95_ms": p95(all_plan),
+            "plan_max_ms": max(all_plan),
+            "raw_median_ms": raw_median,
+            "raw_p95_ms": p95(all_raw),
+            "ratio": plan_median / raw_median,
+            "steps_median_ms": step_medians,
+        },
+        "optimality": {
+            "max_gap": max_gap,
+            "exceeding": exceeding,
+            "shortfall_mismatch": short_mismatch,
+            "all_within": not exceeding and not short_mismatch,
+        },
+        "baselines": baselines(rows),
+        "memory": {"peak_rss_mb": peak_rss_mb},
+        "targets": {
+            "ratio": plan_median / raw_median <= TARGET_RATIO,
+            "p95": p95(all_plan) < TARGET_P95_MS,
+            "optimality": not exceeding and not short_mismatch,
+        },
+    }
+
+
+def baselines(rows: list[Json]) -> Json:
+    by_currency: dict[str, Json] = {}
+    for r in rows:
+        tot = by_currency.setdefault(
+            r["currency"],
+            {"requests": 0, "plan": 0.0, "arrival": 0.0, "cheapest": 0.0, "no_charging": 0.0},
+        )
+        tot["requests"] += 1
+        tot["plan"] += r["cost"]
+        tot["arrival"] += r["arrival_cost"]
+        tot["cheapest"] += r["cheapest_cost"]
+        tot["no_charging"] += r["no_charging_cost"]
+    for tot in by_currency.values():
+        for name in ("arrival", "cheapest"):
+            tot[f"saving_vs_{name}_pct"] = _saving(tot["plan"], tot[name])
+            tot[f"ev_saving_vs_{name}_pct"] = _saving(
+                tot["plan"] - tot["no_charging"], tot[name] - tot["no_charging"]
+            )
+    # Per request, in % of the EV's own cost (site cost minus the cost without charging),
+    # where that cost is positive: a % of a cost near zero or below it means nothing.
+    ev_rows = [r for r in rows if r["arrival_cost"] - r["no_charging_cost"] > 1e-6]
+    return {
+        "by_currency": by_currency,
+        "median_ev_saving_vs_arrival_pct": _median(
+            _saving(r["cost"] - r["no_charging_cost"], r["arrival_cost"] - r["no_charging_cost"])
+            for r in ev_rows
+        ),
+        "median_ev_saving_vs_cheapest_pct": _median(
+            _saving(r["cost"] - r["no_charging_cost"], r["cheapest_cost"] - r["no_charging_cost"])
+            for r in ev_rows
+            if r["cheapest_cost"] - r["no_charging_cost"] > 1e-6
+        ),
+        "cheapest_breaching_requests": sum(1 for r in rows if r["cheapest_breaches"]),
+    }
+
+
+def _saving(plan_cost: float, baseline: float) -> float:
+    """How much cheaper the plan is than the baseline, in % of the baseline's cost
+    (nan where that cost is not positive: a % of an earning means nothing)."""
+    return 100 * (baseline - plan_cost) / baseline if baseline > 1e-9 else float("nan")
+
+
+def _median(values: Iterable[float]) -> float:
+    items = list(values)
+    return statistics.median(items) if items else float("nan")
+
+
+# --- printing ----------------------------------------------------------------------
+
+
+def _ok(flag: bool) -> str:
+    return "OK  " if flag else "MISS"
+
+
+def report(result: Json) -> None:
+    m = result["machine"]
+    print("EVFlex plan benchmark")
+    print(
+        f"machine: nproc {m['nproc']} (cpu_count {m['cpu_count']}), {m['processor']}, "
+        f"{m['platform']}"
+    )
+    print(
+        f"python {m['python']}, highspy {m['highspy']} (HiGHS {m['highs']}), pyomo {m['pyomo']}, "
+        f"numpy {m['numpy']}, scipy {m['scipy']}"
+    )
+    print(f"day-ahead prices: {result['price_source']}")
+    rows = result["requests"]
+    print(
+        f"requests: {len(rows)} of a set of {result['request_set_size']}, "
+        f"{result['reps']} warm repetitions each (after one warm-up call)"
+    )
+    print()
+    head = (
+        f"{'request':28} {'slots':>5} {'bin':>4} {'plan ms':>8} {'raw ms':>7} {'x':>5} "
+        f"{'cost':>9} {'optimum':>9} {'gap %':>7} {'short':>6} status"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        flag = ""
+        if r["gap"] > TARGET_GAP or not r["shortfall_equal"]:
+            flag += "  <-- gap"
+        if r["breaches"]:
+            flag += f"  <-- {len(r['breaches'])} limit breaches"
+        ratio = r["plan_ms"] / r["raw_ms"]
+        print(
+            f"{r['name']:28} {r['slots']:5} {r['binaries']:4} {r['plan_ms']:8.1f} "
+            f"{r['raw_ms']:7.1f} {ratio:5.1f} {r['cost']:9.3f} {r['opt_cost']:9.3f} "
+            f"{100 * r['gap']:7.3f} {r['shortfall_kwh']:6.2f} {r['status']}{flag}"
+        )
+    t = result["timing"]
+    o = result["optimality"]
+    targets = result["targets"]
+    print()
+    print(f"first plan in the process (imports Pyomo): {t['first_plan_ms']:8.1f} ms")
+    print(
+        f"plan, median of all calls:                 {t['plan_median_ms']:8.1f} ms   "
+        f"raw HiGHS floor {t['raw_median_ms']:.1f} ms   ratio {t['ratio']:.2f}x   "
+        f"[{_ok(targets['ratio'])}] target <= {TARGET_RATIO:g}x"
+    )
+    print(
+        f"plan, p95 of all calls:                    {t['plan_p95_ms']:8.1f} ms   "
+        f"(max {t['plan_max_ms']:.1f} ms, raw p95 {t['raw_p95_ms']:.1f} ms)   "
+        f"[{_ok(targets['p95'])}] target < {TARGET_P95_MS:g} ms"
+    )
+    print(
+        f"optimality, max gap:                       {100 * o['max_gap']:8.3f} %    "
+        f"[{_ok(targets['optimality'])}] target: every plan within {100 * TARGET_GAP:g}% "
+        "of the optimum, same shortfall"
+    )
+    if o["exceeding"]:
+        print(f"  beyond {100 * TARGET_GAP:g}%: {', '.join(o['exceeding'])}")
+    for r in rows:
+        if r["opt_status"] != "Optimal":
+            print(f"  {r['name']}: the exact optimum was not proven ({r['opt_status']})")
+    if o["shortfall_mismatch"]:
+        print(f"  shortfall differs from the optimum: {', '.join(o['shortfall_mismatch'])}")
+    for r in rows:
+        if r["model_curtails_to_import"]:
+            print(
+                f"  {r['name']}: optimizer.model's own optimum {r['model_opt_cost']:.4f} curtails "
+                "PV to import at negative prices; the plan-v1 cost of that power is "
+                f"{r['model_opt_cost_as_response']:.4f}, the plan-v1 optimum {r['opt_cost']:.4f}"
+            )
+    steps = t["steps_median_ms"]
+    if steps:
+        raw_build = statistics.median(r["raw_build_ms"] for r in rows)
+        raw_solve = statistics.median(r["raw_solve_ms"] for r in rows)
+        print(
+            "where plan's time goes (medians over requests): "
+            f"parse + slots {steps['parse_slots']:.1f} ms, Pyomo model {steps['pyomo_model']:.1f}"
+            f" ms, compile + HiGHS {steps['compile_solve']:.1f} ms, "
+            f"response {steps['response']:.1f} ms; raw: build {raw_build:.2f} ms, "
+            f"HiGHS {raw_solve:.1f} ms"
+        )
+    objective_gaps = [
+        abs(r["model_objective"] - r["raw_objective"]) / max(1.0, abs(r["raw_objective"]))
+        for r in rows
+        if r["model_objective"] is not None
+    ]
+    if objective_gaps:
+        print(
+            "raw model vs optimizer.model, objective at the optimum: max relative difference "
+            f"{max(objective_gaps):.1e} (the floor solves the same MILP)"
+        )
+    breaches = [(r["name"], b) for r in rows for b in r["breaches"]]
+    for name, text in breaches[:10]:
+        print(f"  plan breaks a limit: {name}: {text}")
+
+    print()
+    head = (
+        f"{'request':28} {'cur':3} {'EVFlex':>9} {'arrival':>9} {'cheapest':>9} {'breach':>6} "
+        f"{'saved/arr':>9} {'saved/chp':>9}  delivered kWh plan/arr/chp"
+    )
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        d = r["delivered_kwh"]
+        print(
+            f"{r['name']:28} {r['currency']:3} {r['cost']:9.3f} {r['arrival_cost']:9.3f} "
+            f"{r['cheapest_cost']:9.3f} {r['cheapest_breaches']:6} "
+            f"{r['arrival_cost'] - r['cost']:9.3f} {r['cheapest_cost'] - r['cost']:9.3f}  "
+            f"{d['plan']:.1f}/{d['arrival']:.1f}/{d['cheapest']:.1f}"
+        )
+    b = result["baselines"]
+    print("totals (site energy cost over the horizon, base load included):")
+    for currency, tot in b["by_currency"].items():
+        print(
+            f"  {currency}: {tot['requests']:2} requests  EVFlex {tot['plan']:9.2f}  "
+            f"arrival {tot['arrival']:9.2f}  cheapest {tot['cheapest']:9.2f}  "
+            f"saving {tot['saving_vs_arrival_pct']:5.1f}% / {tot['saving_vs_cheapest_pct']:5.1f}%"
+            f"  (EV's share only: {tot['ev_saving_vs_arrival_pct']:5.1f}% / "
+            f"{tot['ev_saving_vs_cheapest_pct']:5.1f}%)"
+        )
+    print(
+        "  median saving per request on the EV's own cost: "
+        f"{b['median_ev_saving_vs_arrival_pct']:.1f}% vs charge on arrival, "
+        f"{b['median_ev_saving_vs_cheapest_pct']:.1f}% vs cheapest slots "
+        f"(which breaks a limit in {b['cheapest_breaching_requests']} requests)"
+    )
+    print()
+    print(f"peak RSS: {result['memory']['peak_rss_mb']:.1f} MB")
+
+
+def _plain_json(value: Any) -> Any:
+    """`value` with NaN and infinities as null, so the line is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {key: _plain_json(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain_json(item) for item in value]
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> Json:
+    parser = argparse.ArgumentParser(prog="python -m bench.plan_bench", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{len(QUICK)} requests, {QUICK_REPS} repetitions"
+    )
+    parser.add_argument("--reps", type=int, default=None, help="warm repetitions per request")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args(argv)
+    reps = args.reps if args.reps is not None else (QUICK_REPS if args.quick else DEFAULT_REPS)
+    if reps < 1:
+        parser.error("--reps must be at least 1")
+    result = run(args.quick, reps)
+    report(result)
+    if args.json:
+        print(json.dumps(_plain_json(result), separators=(",", ":"), allow_nan=False))
+    sys.stdout.flush()
+    return result
+
+
+if __name__ == "__main__":
+    main()
