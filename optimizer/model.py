@@ -86,11 +86,18 @@ def price_level(problem: Problem) -> float:
 
 
 def tie_break_budget(p: Problem, power: list[float]) -> float:
-    """The most real cost the tie-breaks can trade in a plan with this power."""
+    """The most real cost the tie-breaks can trade in a plan with this power.
+
+    Each start, each charging slot and each kWh moved or stored beyond the target is
+    worth a few thousandths of the price level; a plan may cost up to this much more
+    than the cheapest one (e.g. forgo a tiny export to keep free PV in the battery).
+    """
     ref = price_level(p)
     slots = sum(1 for x in power if x > EPS)
     energy = sum(power) * p.hours
-    return ref * (START_PENALTY * slots + SLOT_PENALTY * slots + EARLY_WEIGHT * energy)
+    return ref * (
+        START_PENALTY * slots + SLOT_PENALTY * slots + (EARLY_WEIGHT + EXTRA_REWARD) * energy
+    )
 
 
 def worthless_pv(p: Problem, t: int) -> float:

@@ -9,7 +9,7 @@ The steps are shared by all three flows (`StepsMixin`).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import voluptuous as vol
@@ -63,10 +63,8 @@ from .const import (
     DEFAULT_VOLTAGE,
     DOMAIN,
     SOURCE_ENTITIES,
-    TARIFF_CUSTOM,
     TARIFF_KINDS,
     TARIFF_PRESET,
-    TARIFF_SENSOR,
 )
 from .inputs import read_float
 
@@ -74,12 +72,13 @@ Data = dict[str, Any]
 Errors = dict[str, str]
 
 
-def _number(low: float, high: float, step: float | str = "any", unit: str | None = None) -> sel.NumberSelector:
-    return sel.NumberSelector(
-        sel.NumberSelectorConfig(
-            min=low, max=high, step=step, unit_of_measurement=unit, mode=sel.NumberSelectorMode.BOX
-        )
-    )
+def _number(
+    low: float, high: float, step: float | Literal["any"] = "any", unit: str | None = None
+) -> sel.NumberSelector:
+    config = sel.NumberSelectorConfig(min=low, max=high, step=step, mode=sel.NumberSelectorMode.BOX)
+    if unit:
+        config["unit_of_measurement"] = unit
+    return sel.NumberSelector(config)
 
 
 def _entity(*domains: str, device_class: str | None = None) -> sel.EntitySelector:
@@ -91,7 +90,9 @@ def _entity(*domains: str, device_class: str | None = None) -> sel.EntitySelecto
 
 def _choice(options: list[str], key: str) -> sel.SelectSelector:
     return sel.SelectSelector(
-        sel.SelectSelectorConfig(options=options, translation_key=key, mode=sel.SelectSelectorMode.LIST)
+        sel.SelectSelectorConfig(
+            options=options, translation_key=key, mode=sel.SelectSelectorMode.LIST
+        )
     )
 
 
@@ -148,7 +149,9 @@ def energy_schema(d: Data) -> vol.Schema:
 
 
 def tariff_schema(d: Data) -> vol.Schema:
-    return vol.Schema({_required(CONF_TARIFF_KIND, d, TARIFF_PRESET): _choice(list(TARIFF_KINDS), "tariff_kind")})
+    return vol.Schema(
+        {_required(CONF_TARIFF_KIND, d, TARIFF_PRESET): _choice(list(TARIFF_KINDS), "tariff_kind")}
+    )
 
 
 def preset_schema(d: Data) -> vol.Schema:
@@ -185,7 +188,9 @@ def grid_schema(d: Data) -> vol.Schema:
             _optional(CONF_IMPORT_LIMIT, d): _number(1, 1000, 0.1, "kW"),
             _optional(CONF_EXPORT_LIMIT, d): _number(0, 1000, 0.1, "kW"),
             _required(CONF_START_DELAY, d, DEFAULT_START_DELAY_S): _number(0, 1800, 1, "s"),
-            _optional(CONF_REMOTE_URL, d): sel.TextSelector(sel.TextSelectorConfig(type=sel.TextSelectorType.URL)),
+            _optional(CONF_REMOTE_URL, d): sel.TextSelector(
+                sel.TextSelectorConfig(type=sel.TextSelectorType.URL)
+            ),
         }
     )
 
@@ -202,7 +207,13 @@ async def validate_charger(hass: HomeAssistant, d: Data) -> Errors:
     if d.get(CONF_CHARGER_SOURCE) == SOURCE_ENTITIES:
         if not d.get(CONF_SWITCH) and not d.get(CONF_CURRENT):
             errors["base"] = "need_control"
-        for key in (CONF_SWITCH, CONF_CURRENT, CONF_POWER_SENSOR, CONF_ENERGY_SENSOR, CONF_STATUS_SENSOR):
+        for key in (
+            CONF_SWITCH,
+            CONF_CURRENT,
+            CONF_POWER_SENSOR,
+            CONF_ENERGY_SENSOR,
+            CONF_STATUS_SENSOR,
+        ):
             if not _entity_exists(hass, d.get(key)):
                 errors[key] = "entity_not_found"
     if float(d[CONF_MIN_CURRENT]) > float(d[CONF_MAX_CURRENT]):
@@ -211,7 +222,11 @@ async def validate_charger(hass: HomeAssistant, d: Data) -> Errors:
 
 
 async def validate_vehicle(hass: HomeAssistant, d: Data) -> Errors:
-    return {} if _entity_exists(hass, d.get(CONF_SOC_SENSOR)) else {CONF_SOC_SENSOR: "entity_not_found"}
+    return (
+        {}
+        if _entity_exists(hass, d.get(CONF_SOC_SENSOR))
+        else {CONF_SOC_SENSOR: "entity_not_found"}
+    )
 
 
 async def validate_energy(hass: HomeAssistant, d: Data) -> Errors:
@@ -231,7 +246,11 @@ async def validate_custom(hass: HomeAssistant, d: Data) -> Errors:
 async def validate_sensor(hass: HomeAssistant, d: Data) -> Errors:
     if read_float(hass, d[CONF_PRICE_SENSOR]) is None:
         return {CONF_PRICE_SENSOR: "no_price"}
-    return {} if _entity_exists(hass, d.get(CONF_EXPORT_SENSOR)) else {CONF_EXPORT_SENSOR: "entity_not_found"}
+    return (
+        {}
+        if _entity_exists(hass, d.get(CONF_EXPORT_SENSOR))
+        else {CONF_EXPORT_SENSOR: "entity_not_found"}
+    )
 
 
 async def validate_grid(hass: HomeAssistant, d: Data) -> Errors:
@@ -262,7 +281,13 @@ STEPS: dict[str, tuple[Callable[[Data], vol.Schema], Validator | None]] = {
     "grid": (grid_schema, validate_grid),
 }
 CLEARABLE = {
-    "charger": (CONF_SWITCH, CONF_CURRENT, CONF_POWER_SENSOR, CONF_ENERGY_SENSOR, CONF_STATUS_SENSOR),
+    "charger": (
+        CONF_SWITCH,
+        CONF_CURRENT,
+        CONF_POWER_SENSOR,
+        CONF_ENERGY_SENSOR,
+        CONF_STATUS_SENSOR,
+    ),
     "vehicle": (CONF_SOC_SENSOR,),
     "energy": (CONF_PV_POWER, CONF_PV_FORECAST, CONF_HOUSE_POWER),
     "tariff_custom": (CONF_EXPORT_PRICE, CONF_CURRENCY),
@@ -334,7 +359,16 @@ def _normalise(user_input: Data) -> Data:
     return out
 
 
-ALL_STEPS = ["charger", "vehicle", "energy", "tariff", "tariff_preset", "tariff_custom", "tariff_sensor", "grid"]
+ALL_STEPS = [
+    "charger",
+    "vehicle",
+    "energy",
+    "tariff",
+    "tariff_preset",
+    "tariff_custom",
+    "tariff_sensor",
+    "grid",
+]
 OPTION_STEPS = ALL_STEPS[1:]
 
 
@@ -380,9 +414,9 @@ class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
             step_id="reconfigure",
             data_schema=vol.Schema(
                 {
-                    vol.Required(CONF_CHARGER_SOURCE, default=entry.data[CONF_CHARGER_SOURCE]): _choice(
-                        list(CHARGER_SOURCES), "charger_source"
-                    )
+                    vol.Required(
+                        CONF_CHARGER_SOURCE, default=entry.data[CONF_CHARGER_SOURCE]
+                    ): _choice(list(CHARGER_SOURCES), "charger_source")
                 }
             ),
         )

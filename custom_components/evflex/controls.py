@@ -19,7 +19,9 @@ async def async_update_session(coordinator: EvflexCoordinator, **changes: object
 
 
 async def async_boost(
-    coordinator: EvflexCoordinator, duration: timedelta | None = None, energy_kwh: float | None = None
+    coordinator: EvflexCoordinator,
+    duration: timedelta | None = None,
+    energy_kwh: float | None = None,
 ) -> None:
     """Charge at full power now: for a duration, or until an energy is delivered."""
     until = None

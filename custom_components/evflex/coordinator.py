@@ -123,6 +123,9 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
     @callback
     def _input_changed(self, event: Event[EventStateChangedData]) -> None:
         self.mark_dirty()
+        self.config_entry.async_create_background_task(
+            self.hass, self.async_request_refresh(), "evflex replan on input change"
+        )
 
     def mark_dirty(self) -> None:
         """An input or a setting changed: replan at the next refresh."""
@@ -150,7 +153,10 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         session = self.store.data.session
         soc = self._soc(state)
         self._count(state, now)
-        if session.boost_kwh is not None and self.store.data.counters.session_kwh >= session.boost_kwh:
+        if (
+            session.boost_kwh is not None
+            and self.store.data.counters.session_kwh >= session.boost_kwh
+        ):
             session.boost_kwh = None
         if session.boost_until and not boost_active(session, now):
             session.boost_until = None
@@ -158,9 +164,13 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
 
         # Replan at every slot boundary (so the current slot is at most one tick old)
         # and whenever an input or a setting changed.
-        if self._dirty or self._planned_at is None or slot_start(now) != slot_start(self._planned_at):
+        if (
+            self._dirty
+            or self._planned_at is None
+            or slot_start(now) != slot_start(self._planned_at)
+        ):
             await self._replan(now, soc)
-        assert self._plan is not None and self._request is not None
+        assert self._plan is not None
 
         boost = boost_active(session, now)
         decision = self.executor.decide(
@@ -321,9 +331,9 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         info = self._prices
         if info is None or info.now is None:
             return False
-        values = [i["value"] for i in info.imports]
+        values = [float(i["value"]) for i in info.imports]
         low, high = min(values), max(values)
-        return info.now <= low + 0.25 * (high - low)
+        return bool(info.now <= low + 0.25 * (high - low))
 
     def _arrival_prices(self, now: datetime) -> list[float]:
         """Prices per slot from plug-in, for the cost of charging on arrival."""

@@ -16,12 +16,18 @@ from .coordinator import EvflexConfigEntry
 TO_REDACT = {CONF_REMOTE_URL, "latitude", "longitude", "unique_id", "title"}
 
 
-async def async_get_config_entry_diagnostics(hass: HomeAssistant, entry: EvflexConfigEntry) -> dict[str, Any]:
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: EvflexConfigEntry
+) -> dict[str, Any]:
     coordinator = entry.runtime_data
     data = coordinator.data
     return async_redact_data(
         {
-            "entry": {"title": entry.title, "data": dict(entry.data), "options": dict(entry.options)},
+            "entry": {
+                "title": entry.title,
+                "data": dict(entry.data),
+                "options": dict(entry.options),
+            },
             "session": asdict(coordinator.store.data.session),
             "counters": asdict(coordinator.store.data.counters),
             "charger": asdict(data.charger) if data else None,

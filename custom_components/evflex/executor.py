@@ -40,6 +40,7 @@ class PlanExecutor:
         self.max_delay_s = max_delay_s
         self.last_write: datetime | None = None
         self.written: float | None = None  # the last setpoint written
+        self._seen: dict[datetime, object] = {}  # import price by slot start, as executed
 
     @property
     def limits(self) -> ChargerLimits:
@@ -72,26 +73,23 @@ class PlanExecutor:
         found = slot_at(plan, now)
         if found is None:
             return Decision(0.0, "plan")
-        index, slot = found
+        _, slot = found
+        start = datetime.fromisoformat(slot["start"])
+        previous = start - (datetime.fromisoformat(slot["end"]) - start)
+        before = self._seen.get(previous)  # the price of the slot before, as executed
+        self._seen = {t: p for t, p in self._seen.items() if t >= previous}
+        self._seen[start] = slot.get("import_price")
         amps = self.limits.amps(float(slot["ev_kw"]))
         # The plan's last slot may run at the charger's minimum for the whole slot;
         # stop at the target instead, unless the energy is free PV (planned beyond it).
         solar = (slot.get("pv_kw") or 0.0) >= float(slot["ev_kw"]) > 0
         if amps > 0 and soc >= target and not solar:
             return Decision(0.0, "target")
-        if amps > 0 and not state.charging and self._at_boundary(plan, index):
-            start = datetime.fromisoformat(slot["start"])
-            if now < start + self.start_delay(start):
-                return Decision(0.0, "delay")
+        # Charging starts where the import price changed (a tariff boundary).
+        boundary = before is not None and before != slot.get("import_price")
+        if amps > 0 and not state.charging and boundary and now < start + self.start_delay(start):
+            return Decision(0.0, "delay")
         return Decision(amps, "plan")
-
-    @staticmethod
-    def _at_boundary(plan: dict[str, Any], index: int) -> bool:
-        """Charging starts where the import price changes (a tariff boundary)."""
-        if index == 0:
-            return False
-        before, now = plan["slots"][index - 1], plan["slots"][index]
-        return before.get("import_price") != now.get("import_price") and before["ev_kw"] == 0
 
     async def async_apply(self, decision: Decision, now: datetime) -> bool:
         """Write the decision if it changes the setpoint and the rate limit allows.

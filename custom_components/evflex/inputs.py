@@ -33,8 +33,17 @@ _LOGGER = logging.getLogger(__name__)
 
 Series = list[dict[str, Any]]
 
-PRICE_LISTS = ("raw_today", "raw_tomorrow", "prices", "prices_today", "prices_tomorrow",
-               "today", "tomorrow", "rates", "forecast")
+PRICE_LISTS = (
+    "raw_today",
+    "raw_tomorrow",
+    "prices",
+    "prices_today",
+    "prices_tomorrow",
+    "today",
+    "tomorrow",
+    "rates",
+    "forecast",
+)
 START_KEYS = ("start", "time", "startsAt", "start_time", "period_start", "from", "valid_from")
 END_KEYS = ("end", "end_time", "endsAt", "till", "to", "valid_to", "period_end")
 VALUE_KEYS = ("value", "price", "total", "value_inc_vat", "price_per_kwh", "pv_estimate")
@@ -99,11 +108,12 @@ def _points(items: Iterable[Any]) -> list[tuple[datetime, datetime | None, float
 def to_series(points: list[tuple[datetime, datetime | None, float]], scale: float = 1.0) -> Series:
     """Points (start, optional end, value) -> intervals; a missing end is the next start."""
     series: Series = []
-    for i, (start, end, value) in enumerate(points):
-        if end is None:
-            end = points[i + 1][0] if i + 1 < len(points) else start + timedelta(hours=1)
-        if end > start and (not series or start >= _when(series[-1]["end"])):  # type: ignore[operator]
+    last_end: datetime | None = None
+    for i, (start, given_end, value) in enumerate(points):
+        end = given_end or (points[i + 1][0] if i + 1 < len(points) else start + timedelta(hours=1))
+        if end > start and (last_end is None or start >= last_end):
             series.append(interval(start, end, value * scale))
+            last_end = end
     return series
 
 
@@ -112,8 +122,7 @@ def cover(series: Series, start: datetime, end: datetime, default: float) -> Ser
     out: Series = []
     cursor, last = start, default
     for item in series:
-        s, e = _when(item["start"]), _when(item["end"])
-        assert s is not None and e is not None
+        s, e = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
         if e <= cursor:
             last = item["value"]
             continue
@@ -144,7 +153,9 @@ def price_forecast(hass: HomeAssistant, entity_id: str) -> tuple[Series, float |
     return to_series(_dedupe(points), scale), None if now is None else now * scale
 
 
-def _dedupe(points: list[tuple[datetime, datetime | None, float]]) -> list[tuple[datetime, datetime | None, float]]:
+def _dedupe(
+    points: list[tuple[datetime, datetime | None, float]],
+) -> list[tuple[datetime, datetime | None, float]]:
     seen: dict[datetime, tuple[datetime, datetime | None, float]] = {}
     for point in points:
         seen.setdefault(point[0], point)
@@ -163,8 +174,13 @@ async def pv_forecast(hass: HomeAssistant, entity_id: str) -> Series:
             _LOGGER.debug("No energy-platform solar forecast for %s: %s", entity_id, err)
         else:
             if forecast and forecast.get("wh_hours"):
-                points = [(_when(k), None, float(v) / 1000) for k, v in forecast["wh_hours"].items()]
-                return to_series(sorted((p for p in points if p[0] is not None), key=lambda p: p[0]))  # type: ignore[misc]
+                # Wh in an hour is the hour's average power in W.
+                points = [
+                    (start, None, float(wh) / 1000)
+                    for key, wh in forecast["wh_hours"].items()
+                    if (start := _when(key)) is not None
+                ]
+                return to_series(sorted(points, key=lambda p: p[0]))
     state = hass.states.get(entity_id)
     if state is None:
         return []

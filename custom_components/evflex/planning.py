@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from yarl import URL
 
 from optimizer import PlanError, plan
 
@@ -82,7 +83,10 @@ def build_request(
             "departure": departure.isoformat(),
             "charge_efficiency": efficiency,
         },
-        "charger": {"min_power_kw": round(limits.min_kw, 4), "max_power_kw": round(limits.max_kw, 4)},
+        "charger": {
+            "min_power_kw": round(limits.min_kw, 4),
+            "max_power_kw": round(limits.max_kw, 4),
+        },
         "site": site,
         "prices": {"import": prices.imports, "export": prices.exports},
         "pv_kw": pv,
@@ -92,25 +96,28 @@ def build_request(
     }
 
 
-async def async_plan(hass: HomeAssistant, request: dict[str, Any], remote_url: str | None) -> PlanOutcome:
+async def async_plan(
+    hass: HomeAssistant, request: dict[str, Any], remote_url: str | None
+) -> PlanOutcome:
     error = None
     if remote_url:
         try:
             return PlanOutcome(await _remote(hass, remote_url, request), "remote")
-        except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as err:
+        except (aiohttp.ClientError, OSError, TimeoutError, ValueError, KeyError) as err:
             error = f"companion service: {err or type(err).__name__}"
-            _LOGGER.warning("Planning through %s failed (%s); planning in process", remote_url, error)
+            shown = URL(remote_url).with_user(None)  # never log credentials
+            _LOGGER.warning("Planning through %s failed (%s); planning in process", shown, error)
     try:
         return PlanOutcome(await hass.async_add_executor_job(plan, request), "local", error)
     except PlanError as err:
         error = f"request refused: {err}"
-    except Exception as err:  # noqa: BLE001 - any optimizer failure degrades to the safe plan
+    except Exception as err:  # any optimizer failure degrades to the safe plan
         error = f"optimizer: {err!r}"
     _LOGGER.error("Planning failed (%s); charging by the safe plan", error)
     try:
         safe = safe_request(request)
         return PlanOutcome(await hass.async_add_executor_job(plan, safe), "safe", error)
-    except Exception as err:  # noqa: BLE001
+    except Exception as err:  # the last resort: the executor charges to the target
         _LOGGER.error("Even the safe plan failed: %r; charging at full power to the target", err)
         return PlanOutcome({}, "none", error)
 

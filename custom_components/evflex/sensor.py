@@ -13,7 +13,13 @@ from homeassistant.components.sensor import (
     SensorEntityDescription,
     SensorStateClass,
 )
-from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfElectricCurrent, UnitOfEnergy, UnitOfPower
+from homeassistant.const import (
+    PERCENTAGE,
+    EntityCategory,
+    UnitOfElectricCurrent,
+    UnitOfEnergy,
+    UnitOfPower,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.util import dt as dt_util
@@ -99,7 +105,9 @@ def _grid(_: EvflexCoordinator, data: EvflexData) -> float | None:
 
 def _savings(c: EvflexCoordinator, _: EvflexData) -> float:
     counters = c.store.data.counters
-    open_session = baseline_cost(counters.session_prices, counters.session_kwh, c.driver.limits.max_kw)
+    open_session = baseline_cost(
+        counters.session_prices, counters.session_kwh, c.driver.limits.max_kw
+    )
     return round(counters.baseline_cost + open_session - counters.cost, 4)
 
 
@@ -108,21 +116,35 @@ def _share(key: str) -> Callable[[EvflexCoordinator, EvflexData], float | None]:
         counters = c.store.data.counters
         if counters.energy_kwh <= 0:
             return None
-        return round(100 * getattr(counters, key) / counters.energy_kwh, 1)
+        share: float = getattr(counters, key) / counters.energy_kwh
+        return round(100 * share, 1)
 
     return value
 
 
-POWER = {
-    "device_class": SensorDeviceClass.POWER,
-    "state_class": SensorStateClass.MEASUREMENT,
-    "native_unit_of_measurement": UnitOfPower.KILO_WATT,
-    "suggested_display_precision": 2,
-}
+def _power_sensor(
+    key: str,
+    value_fn: Callable[[EvflexCoordinator, EvflexData], Value],
+    exists_fn: Callable[[EvflexCoordinator], bool] = lambda _: True,
+) -> EvflexSensorDescription:
+    return EvflexSensorDescription(
+        key=key,
+        device_class=SensorDeviceClass.POWER,
+        state_class=SensorStateClass.MEASUREMENT,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        value_fn=value_fn,
+        exists_fn=exists_fn,
+    )
+
+
+def _has_pv(c: EvflexCoordinator) -> bool:
+    return bool(c.config.get(CONF_PV_POWER))
+
 
 SENSORS: tuple[EvflexSensorDescription, ...] = (
     # The charger
-    EvflexSensorDescription(key="charger_power", **POWER, value_fn=lambda c, d: _power(d.charger.power_kw)),
+    _power_sensor("charger_power", lambda c, d: _power(d.charger.power_kw)),
     EvflexSensorDescription(
         key="session_energy",
         device_class=SensorDeviceClass.ENERGY,
@@ -143,7 +165,10 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
         entity_category=EntityCategory.DIAGNOSTIC,
-        value_fn=lambda c, d: d.charger.current_a,
+        # What EVFlex offers the car now (the charger reports it only at the next reading).
+        value_fn=lambda c, d: (
+            c.executor.written if c.executor.written is not None else d.charger.current_a
+        ),
     ),
     EvflexSensorDescription(
         key="soc",
@@ -154,14 +179,9 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         value_fn=lambda c, d: round(d.soc_pct, 2),
     ),
     # PV and the site
-    EvflexSensorDescription(
-        key="pv_power", **POWER, value_fn=lambda c, d: _power(d.pv_kw),
-        exists_fn=lambda c: bool(c.config.get(CONF_PV_POWER)),
-    ),
-    EvflexSensorDescription(
-        key="pv_surplus", **POWER, value_fn=_surplus, exists_fn=lambda c: bool(c.config.get(CONF_PV_POWER))
-    ),
-    EvflexSensorDescription(key="grid_power", **POWER, value_fn=_grid),
+    _power_sensor("pv_power", lambda c, d: _power(d.pv_kw), _has_pv),
+    _power_sensor("pv_surplus", _surplus, _has_pv),
+    _power_sensor("grid_power", _grid),
     # The tariff
     EvflexSensorDescription(
         key="import_price",
@@ -188,9 +208,13 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         value_fn=lambda c, d: d.prices.cheap_start if d.prices else None,
     ),
     # The plan
-    EvflexSensorDescription(key="plan_power", **POWER, value_fn=_plan_now),
-    EvflexSensorDescription(key="next_charging_start", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_next_start),
-    EvflexSensorDescription(key="planned_end", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_planned_end),
+    _power_sensor("plan_power", _plan_now),
+    EvflexSensorDescription(
+        key="next_charging_start", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_next_start
+    ),
+    EvflexSensorDescription(
+        key="planned_end", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_planned_end
+    ),
     EvflexSensorDescription(
         key="soc_at_departure",
         native_unit_of_measurement=PERCENTAGE,
@@ -198,8 +222,11 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         value_fn=_summary("soc_at_departure_pct"),
     ),
     EvflexSensorDescription(
-        key="plan_cost", device_class=SensorDeviceClass.MONETARY, currency="total",
-        suggested_display_precision=2, value_fn=_summary("cost"),
+        key="plan_cost",
+        device_class=SensorDeviceClass.MONETARY,
+        currency="total",
+        suggested_display_precision=2,
+        value_fn=_summary("cost"),
     ),
     EvflexSensorDescription(
         key="shortfall",
@@ -217,16 +244,26 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
     ),
     # Results this month
     EvflexSensorDescription(
-        key="savings_month", device_class=SensorDeviceClass.MONETARY, state_class=SensorStateClass.TOTAL,
-        currency="total", suggested_display_precision=2, value_fn=_savings,
+        key="savings_month",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        currency="total",
+        suggested_display_precision=2,
+        value_fn=_savings,
     ),
     EvflexSensorDescription(
-        key="offpeak_share", native_unit_of_measurement=PERCENTAGE, state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0, value_fn=_share("offpeak_kwh"),
+        key="offpeak_share",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_share("offpeak_kwh"),
     ),
     EvflexSensorDescription(
-        key="pv_share", native_unit_of_measurement=PERCENTAGE, state_class=SensorStateClass.MEASUREMENT,
-        suggested_display_precision=0, value_fn=_share("pv_kwh"),
+        key="pv_share",
+        native_unit_of_measurement=PERCENTAGE,
+        state_class=SensorStateClass.MEASUREMENT,
+        suggested_display_precision=0,
+        value_fn=_share("pv_kwh"),
     ),
 )
 
@@ -236,15 +273,21 @@ async def async_setup_entry(
 ) -> None:
     coordinator = entry.runtime_data
     async_add_entities(
-        EvflexSensor(coordinator, description) for description in SENSORS if description.exists_fn(coordinator)
+        EvflexSensor(coordinator, description)
+        for description in SENSORS
+        if description.exists_fn(coordinator)
     )
 
 
 class EvflexSensor(EvflexEntity, SensorEntity):
     entity_description: EvflexSensorDescription
-    _unrecorded_attributes = frozenset({"slots", "binding", "error", "planned_at", "source", "status"})
+    _unrecorded_attributes = frozenset(
+        {"slots", "binding", "error", "planned_at", "source", "status"}
+    )
 
-    def __init__(self, coordinator: EvflexCoordinator, description: EvflexSensorDescription) -> None:
+    def __init__(
+        self, coordinator: EvflexCoordinator, description: EvflexSensorDescription
+    ) -> None:
         super().__init__(coordinator, description)
         currency = self._currency()
         if description.currency == "price":

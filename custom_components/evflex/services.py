@@ -7,13 +7,19 @@ Home Assistant version.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import time, timedelta
 from typing import Any
 
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse, callback
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
@@ -37,10 +43,10 @@ SET_SESSION = vol.Schema(
 BOOST = vol.Schema(
     {
         vol.Required(ATTR_ENTRY): cv.string,
-        vol.Exclusive("duration", "amount"): vol.All(
+        vol.Optional("duration"): vol.All(
             cv.time_period, vol.Range(min=timedelta(minutes=1), max=timedelta(hours=24))
         ),
-        vol.Exclusive("energy_kwh", "amount"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=200)),
+        vol.Optional("energy_kwh"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=200)),
     }
 )
 
@@ -59,11 +65,15 @@ def _coordinator(hass: HomeAssistant, entry_id: str) -> EvflexCoordinator:
     entry = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.domain != DOMAIN:
         raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="unknown_entry", translation_placeholders={"entry": entry_id}
+            translation_domain=DOMAIN,
+            translation_key="unknown_entry",
+            translation_placeholders={"entry": entry_id},
         )
     if entry.state is not ConfigEntryState.LOADED:
         raise ServiceValidationError(
-            translation_domain=DOMAIN, translation_key="entry_not_loaded", translation_placeholders={"entry": entry.title}
+            translation_domain=DOMAIN,
+            translation_key="entry_not_loaded",
+            translation_placeholders={"entry": entry.title},
         )
     coordinator: EvflexCoordinator = entry.runtime_data
     return coordinator
@@ -72,7 +82,9 @@ def _coordinator(hass: HomeAssistant, entry_id: str) -> EvflexCoordinator:
 Handler = Callable[[EvflexCoordinator, dict[str, Any]], Awaitable[ServiceResponse]]
 
 
-def _validated(hass: HomeAssistant, schema: vol.Schema, handler: Handler) -> Callable[[ServiceCall], Awaitable[ServiceResponse]]:
+def _validated(
+    hass: HomeAssistant, schema: vol.Schema, handler: Handler
+) -> Callable[[ServiceCall], Coroutine[Any, Any, ServiceResponse]]:
     async def call(call: ServiceCall) -> ServiceResponse:
         try:
             data = schema(dict(call.data))
@@ -111,6 +123,8 @@ async def _set_session(coordinator: EvflexCoordinator, data: dict[str, Any]) -> 
 
 
 async def _boost(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
+    if "duration" in data and "energy_kwh" in data:
+        raise _invalid(vol.Invalid("give a duration or an energy, not both", path=["energy_kwh"]))
     await async_boost(coordinator, duration=data.get("duration"), energy_kwh=data.get("energy_kwh"))
     return None
 
@@ -123,7 +137,10 @@ async def _cancel(coordinator: EvflexCoordinator, data: dict[str, Any]) -> Servi
 @callback
 def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(
-        DOMAIN, "get_plan", _validated(hass, GET_PLAN, _get_plan), supports_response=SupportsResponse.ONLY
+        DOMAIN,
+        "get_plan",
+        _validated(hass, GET_PLAN, _get_plan),
+        supports_response=SupportsResponse.ONLY,
     )
     hass.services.async_register(DOMAIN, "set_session", _validated(hass, SET_SESSION, _set_session))
     hass.services.async_register(DOMAIN, "boost", _validated(hass, BOOST, _boost))

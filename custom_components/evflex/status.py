@@ -64,7 +64,9 @@ def plan_reason(
     if soc >= session.target_soc - 0.05:
         return "target_reached"
     upcoming = [
-        s for s in response.get("slots", []) if s["ev_kw"] > 0 and datetime.fromisoformat(s["end"]) > now
+        s
+        for s in response.get("slots", [])
+        if s["ev_kw"] > 0 and datetime.fromisoformat(s["end"]) > now
     ]
     if upcoming and (upcoming[0].get("pv_kw") or 0) >= upcoming[0]["ev_kw"]:
         return "waiting_for_solar"

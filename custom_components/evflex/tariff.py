@@ -43,10 +43,20 @@ def custom_tou(config: dict[str, Any], currency: str, timezone: str) -> TouTarif
     start, end = config[CONF_OFFPEAK_START][:5], config[CONF_OFFPEAK_END][:5]
     export = float(config.get(CONF_EXPORT_PRICE) or 0.0)
     periods = [
-        {"name": "off_peak", "start": start, "end": end, "import": config[CONF_OFFPEAK_PRICE],
-         "export": export},
-        {"name": "peak", "start": end, "end": start, "import": config[CONF_PEAK_PRICE],
-         "export": export},
+        {
+            "name": "off_peak",
+            "start": start,
+            "end": end,
+            "import": config[CONF_OFFPEAK_PRICE],
+            "export": export,
+        },
+        {
+            "name": "peak",
+            "start": end,
+            "end": start,
+            "import": config[CONF_PEAK_PRICE],
+            "export": export,
+        },
     ]
     return TouTariff.from_dict(
         {
@@ -69,7 +79,11 @@ def tou_of(config: dict[str, Any], hass: HomeAssistant) -> TouTariff | None:
 
 
 def prices(
-    hass: HomeAssistant, config: dict[str, Any], tou: TouTariff | None, start: datetime, end: datetime
+    hass: HomeAssistant,
+    config: dict[str, Any],
+    tou: TouTariff | None,
+    start: datetime,
+    end: datetime,
 ) -> Prices:
     """Import and export series covering [start, end), and what holds now."""
     now = start

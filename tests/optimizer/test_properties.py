@@ -168,7 +168,8 @@ def test_plans_respect_every_limit_and_meet_reachable_targets(req: dict[str, Any
     # meet the target (the fallback is feasible for the MILP), but for what the
     # tie-breaks (fewer starts, fuller slots, earlier) may trade.
     recomputed = sum(
-        hours * (s["import_price"] * max(s["grid_kw"], 0) - s["export_price"] * max(-s["grid_kw"], 0))
+        hours
+        * (s["import_price"] * max(s["grid_kw"], 0) - s["export_price"] * max(-s["grid_kw"], 0))
         for s in out["slots"]
     )
     assert abs(recomputed - out["summary"]["cost"]) <= 1e-3 * (1 + abs(recomputed))

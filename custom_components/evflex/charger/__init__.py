@@ -38,13 +38,17 @@ def limits_of(config: dict[str, Any]) -> ChargerLimits:
     )
 
 
-def create_driver(hass: HomeAssistant, config: dict[str, Any], sim_soc: float | None) -> ChargerDriver:
+def create_driver(
+    hass: HomeAssistant, config: dict[str, Any], sim_soc: float | None
+) -> ChargerDriver:
     limits = limits_of(config)
     if config[CONF_CHARGER_SOURCE] == SOURCE_SIMULATED:
         return SimulatedCharger(
             limits,
             battery_kwh=float(config[CONF_BATTERY_KWH]),
-            soc_pct=sim_soc if sim_soc is not None else float(config.get(CONF_ARRIVAL_SOC, DEFAULT_ARRIVAL_SOC)),
+            soc_pct=sim_soc
+            if sim_soc is not None
+            else float(config.get(CONF_ARRIVAL_SOC, DEFAULT_ARRIVAL_SOC)),
             efficiency=float(config.get(CONF_EFFICIENCY, DEFAULT_EFFICIENCY)),
         )
     return EntityCharger(

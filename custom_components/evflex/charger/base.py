@@ -61,5 +61,5 @@ class ChargerDriver(ABC):
     async def async_set_current(self, amps: float) -> None:
         """Offer `amps` to the car (0: stop charging); raise ChargerError on failure."""
 
-    async def async_close(self) -> None:
+    async def async_close(self) -> None:  # noqa: B027 - optional for drivers
         """Release connections (nothing by default)."""

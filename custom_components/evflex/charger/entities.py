@@ -98,7 +98,9 @@ class EntityCharger(ChargerDriver):
         if self.power is None and connected and setpoint > 0:
             power_kw = self.limits.kw(setpoint)  # no meter: assume the car takes the offer
         energy = self._number(self.energy)
-        energy_kwh = energy[0] * ENERGY_TO_KWH.get(energy[1], 1.0) if energy else self._integrate(power_kw)
+        energy_kwh = (
+            energy[0] * ENERGY_TO_KWH.get(energy[1], 1.0) if energy else self._integrate(power_kw)
+        )
         charging = status == "charging" or (power_kw > 0.05 and connected)
         return ChargerState(
             connected=connected,
@@ -154,7 +156,8 @@ class EntityCharger(ChargerDriver):
         assert self.current is not None
         state = self._state(self.current, required=True)
         unit = str(state.attributes.get("unit_of_measurement", "A")) if state else "A"
-        value = {UnitOfPower.KILO_WATT: self.limits.kw(amps), UnitOfPower.WATT: self.limits.kw(amps) * 1000}.get(unit, amps)
+        scale = {"kW": self.limits.kw(1.0), "W": self.limits.kw(1.0) * 1000}.get(unit, 1.0)
+        value = amps * scale  # the number holds amps, or the power they mean
         domain = self.current.split(".", 1)[0]
         await self.hass.services.async_call(
             domain, "set_value", {"entity_id": self.current, "value": value}, blocking=True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import AsyncIterator, Generator
 from datetime import datetime
 from typing import Any
 from unittest.mock import patch
@@ -50,7 +50,13 @@ def evening(freezer: FrozenDateTimeFactory) -> datetime:
 
 
 def make_entry(**changes: Any) -> MockConfigEntry:
-    return MockConfigEntry(domain=DOMAIN, title="Garage", data={**SIM_DATA, **changes}, unique_id="garage")
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title="Garage",
+        data={**SIM_DATA, **changes},
+        unique_id="garage",
+        entry_id="garage-entry",
+    )
 
 
 @pytest.fixture
@@ -63,12 +69,30 @@ async def entry(hass: HomeAssistant, shanghai: None, evening: datetime) -> MockC
 
 
 @pytest.fixture
+async def companion(socket_enabled: None) -> AsyncIterator[str]:
+    """The real optimizer service (`python -m optimizer serve`'s app) on loopback."""
+    from aiohttp import web
+
+    from optimizer.service import create_app
+
+    runner = web.AppRunner(create_app())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    yield f"http://{host}:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
 def no_store_delay() -> Generator[None]:
     with patch("custom_components.evflex.store.SAVE_DELAY_S", 0):
         yield
 
 
-async def advance(hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: float, step_s: int = 60) -> None:
+async def advance(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, minutes: float, step_s: int = 60
+) -> None:
     """Move time forward in steps, letting the 30 s cycle run at each."""
     from datetime import timedelta
 

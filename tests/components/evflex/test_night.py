@@ -1,4 +1,4 @@
-"""A night in Shanghai, time moved by freezer: EVFlex charges in the valley and stops at the target."""
+"""A night in Shanghai (time moved by freezer): charging in the valley, stopping at the target."""
 
 from __future__ import annotations
 
@@ -50,7 +50,9 @@ async def test_simulated_night_charges_in_the_valley(
     assert hass.states.get("sensor.garage_current_limit").state == "0.0"
     assert hass.states.get("sensor.garage_plan_status").state == "target_reached"
     assert len(stopped) == 1
-    assert float(hass.states.get("sensor.garage_session_energy").state) == pytest.approx(30.0, abs=0.3)
+    assert float(hass.states.get("sensor.garage_session_energy").state) == pytest.approx(
+        30.0, abs=0.3
+    )
     # Everything in the valley: all off-peak, cost 0.307 per kWh, savings against
     # charging on arrival at 18:00 (peak, 0.617): 30 x 0.31 = 9.3.
     assert float(hass.states.get("sensor.garage_off_peak_share_this_month").state) == 100.0
@@ -71,11 +73,17 @@ async def test_entity_charger_is_switched_and_set(
     assert await async_setup_component(
         hass,
         "input_number",
-        {"input_number": {"wallbox_current": {"min": 0, "max": 32, "step": 1, "unit_of_measurement": "A"}}},
+        {
+            "input_number": {
+                "wallbox_current": {"min": 0, "max": 32, "step": 1, "unit_of_measurement": "A"}
+            }
+        },
     )
     await hass.async_block_till_done()
     calls: list[tuple[str, str]] = []
-    hass.bus.async_listen("call_service", lambda e: calls.append((e.data["domain"], e.data["service"])))
+    hass.bus.async_listen(
+        "call_service", lambda e: calls.append((e.data["domain"], e.data["service"]))
+    )
     data: dict[str, Any] = {
         "charger_source": "entities",
         "switch_entity": "input_boolean.wallbox_charging",
