@@ -25,10 +25,20 @@ def main(argv: list[str] | None = None) -> int:
     p_plan = sub.add_parser("plan", help="plan one request (plan-v1 JSON file, - for stdin)")
     p_plan.add_argument("request", help="path to a plan-v1 request, or - for standard input")
     p_plan.add_argument("--plot", metavar="FILE.png", help="also draw the plan to this PNG file")
+    sub.add_parser("demo-request", help="print the embedded simulated home's request")
+    p_demo = sub.add_parser("demo", help="plan the simulated home and explain the plan")
+    p_demo.add_argument("--plot", metavar="FILE.png", help="also draw the plan")
     p_serve = sub.add_parser("serve", help="serve POST /v1/plan over HTTP")
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8765)
     args = parser.parse_args(argv)
+    if args.command == "demo-request":
+        from optimizer.examples import simulated_home
+
+        print(json.dumps(simulated_home(), indent=2))
+        return 0
+    if args.command == "demo":
+        return _demo(args.plot)
     if args.command == "serve":
         from optimizer.service import run
 
@@ -53,6 +63,22 @@ def _plan(source: str, plot_path: str | None) -> int:
             draw(raw, response, Path(plot_path))
         out.write(json.dumps(response, indent=2) + "\n")
         out.flush()
+    return 0
+
+
+def _demo(plot_path: str | None) -> int:
+    from optimizer import plan
+    from optimizer.examples import simulated_home
+    from optimizer.explain import explain
+
+    request = simulated_home()
+    with _stdout_to_stderr() as out:
+        response = plan(request)
+        if plot_path:
+            from optimizer.plot import draw
+
+            draw(request, response, Path(plot_path))
+        out.write(explain(request, response) + "\n")
     return 0
 
 

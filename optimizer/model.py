@@ -154,7 +154,10 @@ def build_model(p: Problem, pyo: Any) -> Any:
     m.no_exp = pyo.Constraint(both, rule=lambda m, t: m.exp[t] <= big[t] * (1 - m.importing[t]))
 
     stored = sum(m.p[t] for t in T) * (eff * h)
-    m.full = pyo.Constraint(expr=stored <= p.capacity - p.energy0)
+    # The car stops drawing when full, so the slot that fills it may be planned at the
+    # charger's minimum although only part of it fits (the response clips that slot).
+    overshoot = p.ev_min * eff * h
+    m.full = pyo.Constraint(expr=stored <= p.capacity - p.energy0 + overshoot)
     by_deadline = sum(m.p[t] for t in range(p.deadline)) * (eff * h)
     needed = p.target - p.energy0
     if needed > EPS:

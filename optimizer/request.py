@@ -14,6 +14,8 @@ from typing import Any
 
 import voluptuous as vol
 
+from optimizer.validation import first_error
+
 SLOT_MINUTES = (5, 10, 15, 20, 30, 60)
 MODES = ("smart", "solar_only", "fast", "off")
 SIGNAL_TYPES = ("import_limit", "ev_limit", "price")
@@ -214,31 +216,9 @@ SCHEMA = vol.Schema(
     }
 )
 
-_VOL_RULES = {
-    "extra keys not allowed": "unknown field",
-    "required key not provided": "is required",
-    "expected dict": "must be an object",
-    "expected a dictionary": "must be an object",
-    "expected list": "must be a list",
-    "expected a list": "must be a list",
-}
-
-
-def _field(path: list[Any]) -> str:
-    text = ""
-    for part in path:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
-
 
 def _invalid(err: vol.Invalid) -> PlanError:
-    # MultipleInvalid: report the first error, which is deterministic in voluptuous.
-    first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
-    rule = _VOL_RULES.get(first.error_message, first.error_message)
-    return PlanError(_field(first.path), rule)
+    return PlanError(*first_error(err))
 
 
 # --- whole-request rules ---------------------------------------------------

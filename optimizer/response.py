@@ -41,7 +41,23 @@ def cost(p: Problem, power: list[float]) -> float:
     return total
 
 
+def clip_to_full(p: Problem, power: list[float]) -> list[float]:
+    """The car stops drawing when its battery is full: no power after that point.
+
+    In the slot that fills it the average power may fall below the charger's minimum.
+    """
+    eff_h = p.efficiency * p.hours
+    room = p.capacity - p.energy0
+    out = []
+    for planned in power:
+        kw = max(0.0, min(planned, room / eff_h))
+        room -= kw * eff_h
+        out.append(kw)
+    return out
+
+
 def build_response(p: Problem, power: list[float], solver: str, solve_ms: float) -> dict[str, Any]:
+    power = clip_to_full(p, power)
     eff_h = p.efficiency * p.hours
     energy = p.energy0
     slots = []

@@ -23,6 +23,8 @@ from homeassistant.core import (
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
+from optimizer.validation import first_error
+
 from .const import DOMAIN, MODES
 from .controls import async_boost, async_cancel_boost, async_update_session
 from .coordinator import EvflexCoordinator
@@ -52,12 +54,11 @@ BOOST = vol.Schema(
 
 
 def _invalid(err: vol.Invalid) -> ServiceValidationError:
-    first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
-    field = ".".join(str(p) for p in first.path) or "data"
+    field, rule = first_error(err)
     return ServiceValidationError(
         translation_domain=DOMAIN,
         translation_key="invalid_field",
-        translation_placeholders={"field": field, "rule": first.msg},
+        translation_placeholders={"field": field or "data", "rule": rule},
     )
 
 

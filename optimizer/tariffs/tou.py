@@ -31,6 +31,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
+from optimizer.validation import first_error
+
 DAY_TYPES = ("weekday", "weekend", "all")
 MAX_EXPAND = timedelta(days=731)
 
@@ -486,30 +488,9 @@ _SCHEMA = vol.Schema(
     }
 )
 
-_VOL_RULES = {
-    "extra keys not allowed": "unknown field",
-    "required key not provided": "is required",
-    "expected dict": "must be an object",
-    "expected a dictionary": "must be an object",
-    "expected list": "must be a list",
-    "expected a list": "must be a list",
-}
-
-
-def _path(parts: list[Any]) -> str:
-    text = ""
-    for part in parts:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += ("." if text else "") + str(part)
-    return text
-
 
 def _invalid(err: vol.Invalid) -> TariffError:
-    # MultipleInvalid: report the first error, which is deterministic in voluptuous.
-    first = err.errors[0] if isinstance(err, vol.MultipleInvalid) else err
-    return TariffError(_path(first.path), _VOL_RULES.get(first.error_message, first.error_message))
+    return TariffError(*first_error(err))
 
 
 def _season(raw: dict[str, Any], index: int) -> Season:

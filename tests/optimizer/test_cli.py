@@ -59,3 +59,23 @@ def test_unreadable_and_malformed_input(tmp_path: Path) -> None:
     broken = _run("plan", "-", stdin="{not json")
     assert broken.returncode == 2
     assert "not valid JSON" in broken.stderr
+
+
+def test_demo_explains_a_plan_for_the_simulated_home() -> None:
+    done = _run("demo")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("Car: 30% -> 80% of 60 kWh by ")
+    assert lines[1].startswith("Plan (ok): ")
+    assert any(line.strip().startswith("charge ") for line in lines)
+    assert lines[-1].startswith("Solved by highs in ")
+
+
+def test_demo_request_is_a_valid_plan_v1_request() -> None:
+    from optimizer import parse
+
+    done = _run("demo-request")
+    request = json.loads(done.stdout)
+    parsed = parse(request)
+    assert parsed.currency == "CNY"
+    assert parsed.import_limit_kw == 10.0

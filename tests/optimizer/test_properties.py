@@ -137,8 +137,11 @@ def test_plans_respect_every_limit_and_meet_reachable_targets(req: dict[str, Any
         imp_cap, ev_cap = _limits(req, t0, t1)
         base = _hour_value(req["base_load_kw"], t0)
         pv = _hour_value(req["pv_kw"], t0)
-        # The charger runs at 0 or between its minimum and every cap.
-        assert ev == 0 or charger["min_power_kw"] - TOL <= ev <= ev_cap + TOL
+        # The charger runs at 0 or between its minimum and every cap (in the slot that
+        # fills the battery the car stops early, so the average may be lower).
+        fills = slot["soc_pct"] >= 100 - 1e-6 > soc_prev
+        assert ev == 0 or charger["min_power_kw"] - TOL <= ev or fills
+        assert ev <= ev_cap + TOL
         # No charging outside the plug-in window.
         if (departure and t1 > departure) or (arrival and t0 < arrival):
             assert ev == 0

@@ -1,0 +1,134 @@
+"""Wait for the demo Home Assistant, then set EVFlex up through its real config flow.
+
+Logs in as the demo user (HA's login flow), walks the EVFlex config flow over the REST
+API as the UI would, unless an EVFlex entry exists already, and prints the plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import Any
+
+import aiohttp
+
+CLIENT_ID = "http://127.0.0.1/"
+FLOW = [
+    {"name": "Demo home", "charger_source": "simulated"},
+    {"phases": "3", "voltage": 230, "min_current": 6, "max_current": 16},
+    {"battery_kwh": 60, "efficiency": 0.92, "arrival_soc": 30},
+    {
+        "pv_power_entity": "sensor.demo_pv_power",
+        "pv_forecast_entity": "sensor.demo_pv_forecast",
+        "house_power_entity": "sensor.demo_house_power",
+    },
+    {"tariff_kind": "preset"},
+    {"preset": "shanghai_residential_tou"},
+    {"import_limit_kw": 10, "max_start_delay_s": 600},
+]
+
+
+async def _wait(session: aiohttp.ClientSession, url: str, seconds: float) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        try:
+            async with session.get(f"{url}/auth/providers") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientError:
+            pass
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"no answer from {url} in {seconds:.0f} s")
+        await asyncio.sleep(1)
+
+
+async def _token(session: aiohttp.ClientSession, url: str, user: str, password: str) -> str:
+    async with session.post(
+        f"{url}/auth/login_flow",
+        json={
+            "client_id": CLIENT_ID,
+            "handler": ["homeassistant", None],
+            "redirect_uri": CLIENT_ID,
+        },
+    ) as resp:
+        flow = await resp.json()
+    async with session.post(
+        f"{url}/auth/login_flow/{flow['flow_id']}",
+        json={"client_id": CLIENT_ID, "username": user, "password": password},
+    ) as resp:
+        result = await resp.json()
+    async with session.post(
+        f"{url}/auth/token",
+        data={"grant_type": "authorization_code", "code": result["result"], "client_id": CLIENT_ID},
+    ) as resp:
+        return str((await resp.json())["access_token"])
+
+
+async def _api(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+    async with session.request(method, url, **kwargs) as resp:
+        body = await resp.json()
+        if resp.status >= 400:
+            raise RuntimeError(f"{method} {url}: HTTP {resp.status}: {body}")
+        return body
+
+
+async def main(url: str, user: str, password: str) -> int:
+    async with aiohttp.ClientSession() as session:
+        await _wait(session, url, 240)
+        headers = {"Authorization": f"Bearer {await _token(session, url, user, password)}"}
+        entries = await _api(
+            session, "GET", f"{url}/api/config/config_entries/entry", headers=headers
+        )
+        evflex = [e for e in entries if e["domain"] == "evflex"]
+        if not evflex:
+            step = await _api(
+                session,
+                "POST",
+                f"{url}/api/config/config_entries/flow",
+                headers=headers,
+                json={"handler": "evflex", "show_advanced_options": False},
+            )
+            for user_input in FLOW:
+                if step.get("errors"):
+                    raise RuntimeError(f"config flow step {step['step_id']}: {step['errors']}")
+                step = await _api(
+                    session,
+                    "POST",
+                    f"{url}/api/config/config_entries/flow/{step['flow_id']}",
+                    headers=headers,
+                    json=user_input,
+                )
+            if step.get("type") != "create_entry":
+                raise RuntimeError(f"config flow ended with {step}")
+            entry_id = step["result"]["entry_id"]
+            print("  EVFlex set up through its config flow: Demo home (simulated charger)")
+        else:
+            entry_id = evflex[0]["entry_id"]
+        answer = await _api(
+            session,
+            "POST",
+            f"{url}/api/services/evflex/get_plan?return_response",
+            headers=headers,
+            json={"config_entry_id": entry_id},
+        )
+        result = answer["service_response"]
+        summary = result["plan"]["summary"]
+        print(
+            f"  EVFlex plan: {result['plan']['status']}, {summary['energy_kwh']} kWh,"
+            f" cost {summary['cost']} {summary['currency']}; now: {result['reason']}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--user", required=True)
+    parser.add_argument("--password", required=True)
+    args = parser.parse_args()
+    try:
+        sys.exit(asyncio.run(main(args.url, args.user, args.password)))
+    except (RuntimeError, TimeoutError, aiohttp.ClientError, KeyError) as err:
+        print(f"demo: {err}", file=sys.stderr)
+        sys.exit(1)
