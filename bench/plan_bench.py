@@ -13,9 +13,7 @@ For every request of the fixed set in `bench.requests`:
    shortfall penalty only (no tie-breaks), MIP gaps 0, and PV curtailed only
    when the site can neither use nor export it (plan-v1's cost, as
    `optimizer.response.cost` computes it) gives the true optimum; the plan's
-   `summary.cost` must be within 0.5% of it, with the same shortfall. The
-   model's own optimum (where it may curtail PV to import at a negative price)
-   is reported next to it when it differs;
+   `summary.cost` must be within 0.5% of it, with the same shortfall;
 4. costs two baselines with `optimizer.response.cost`: charge on arrival, and
    the cheapest slots first ignoring PV and site limits;
 5. reports the peak RSS.
@@ -118,17 +116,18 @@ class RawHighs:
         tie_breaks: bool,
         rel_gap: float,
         time_limit_s: float,
-        contract: bool = False,
         abs_gap: float = MIP_ABS_GAP,
     ) -> RawResult:
         began = time.perf_counter()
-        lp, col = self.build(p, tie_breaks=tie_breaks, contract=contract)
+        lp, col = self.build(p, tie_breaks=tie_breaks)
         built = time.perf_counter()
         highs = self.highs
         highs.clearModel()
         highs.setOptionValue("time_limit", float(time_limit_s))
         highs.setOptionValue("mip_rel_gap", rel_gap)
         highs.setOptionValue("mip_abs_gap", abs_gap)
+        highs.setOptionValue("mip_heuristic_run_rins", False)  # as optimizer.model
+        highs.setOptionValue("mip_heuristic_run_rens", False)
         highs.passModel(lp)
         highs.run()
         status = highs.getModelStatus()
@@ -153,7 +152,7 @@ class RawHighs:
             solve_s=done - built,
         )
 
-    def build(self, p: Problem, *, tie_breaks: bool, contract: bool = False) -> tuple[Any, Columns]:
+    def build(self, p: Problem, *, tie_breaks: bool) -> tuple[Any, Columns]:
         """The MILP of `optimizer/model.py`, column by column, row by row.
 
         Columns and rows come in the order Pyomo's standard-form compiler gives
@@ -164,12 +163,10 @@ class RawHighs:
         free[k] (worthless PV taken by the car). Without `tie_breaks` the
         objective is the energy cost and the shortfall penalty only.
 
-        With `contract`, PV is curtailed only when the site can neither use nor
-        export it (plan-v1, and `optimizer.response.flows`): where the import
-        price is negative a binary curtailing[k] forbids importing while
-        curtailing. Without it (as in optimizer/model.py) the model may throw
-        PV away to import more at a negative price, which the response's cost,
-        and the real site, do not do.
+        PV is curtailed only when the site can neither use nor export it, and the
+        site never imports while it exports or curtails: one binary importing[k]
+        per slot with PV where the export price beats the import price or the
+        import price is negative (plan-v1, and `optimizer.response.flows`).
         """
         hs = self.hs
         inf = hs.kHighsInf
@@ -177,12 +174,11 @@ class RawHighs:
         ref = price_level(p)
         can = {t for t in range(n) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS}
         switched = [t for t in sorted(can) if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
-        both = [t for t in range(n) if p.export_price[t] > p.import_price[t] + EPS]
+        export_pays = {t for t in range(n) if p.export_price[t] > p.import_price[t] + EPS}
+        import_pays = {t for t in range(n) if p.import_price[t] < -EPS}
+        grid = sorted(t for t in export_pays | import_pays if p.pv[t] > EPS)
         free = {t: worthless_pv(p, t) for t in sorted(can)}
         use = [t for t, kw in free.items() if kw > EPS]
-        negative = (
-            [t for t in range(n) if p.import_price[t] < -EPS and p.pv[t] > EPS] if contract else []
-        )
 
         ncol = 0
 
@@ -195,8 +191,7 @@ class RawHighs:
         col_short, col_extra = block(1), block(1)
         col_start, col_on = block(len(switched)), block(len(switched))
         col_p, col_cut = block(n), block(n)
-        col_importing, col_free = block(len(both)), block(len(use))
-        col_curtailing = block(len(negative))
+        col_importing, col_free = block(len(grid)), block(len(use))
 
         cost_c = [0.0] * ncol
         lower = [0.0] * ncol
@@ -207,7 +202,7 @@ class RawHighs:
             lower[col_p + t] = p.floor[t]
             upper[col_p + t] = p.ev_max[t] if t in can else p.floor[t]
             upper[col_imp + t] = inf if p.import_cap[t] == INF else p.import_cap[t]
-            upper[col_exp + t] = export_cap
+            upper[col_exp + t] = min(export_cap, p.pv[t])  # exports only PV
             upper[col_cut + t] = p.pv[t]
             cost_c[col_imp + t] = h * p.import_price[t]
             cost_c[col_exp + t] = -h * p.export_price[t]
@@ -226,9 +221,7 @@ class RawHighs:
                 cost_c[col_start + k] = START_PENALTY * ref
         for k, t in enumerate(use):
             upper[col_free + k] = free[t]
-        binaries = [*range(col_importing, col_importing + len(both))]
-        binaries += range(col_curtailing, col_curtailing + len(negative))
-        for col in binaries:
+        for col in range(col_importing, col_importing + len(grid)):
             upper[col] = 1.0
             integer[col] = True
 
@@ -261,13 +254,17 @@ class RawHighs:
                 continue  # already charging: continuing is no new start
             else:
                 row((col_start + k, col_on + k), (1.0, -1.0), 0.0, inf)
-        bigs = [p.base[t] + p.ev_max[t] + p.pv[t] + 1.0 for t in range(n)]
-        for k, t in enumerate(both):  # never import and export at once: imp <= big * importing
-            row((col_imp + t, col_importing + k), (1.0, -bigs[t]), -inf, 0.0)
-        for k, t in enumerate(both):  # exp <= big * (1 - importing)
-            row((col_exp + t, col_importing + k), (1.0, bigs[t]), -inf, bigs[t])
+        for k, t in enumerate(grid):  # imp <= (base + ev) * importing
+            most = p.base[t] + max(p.ev_max[t], p.floor[t])
+            row((col_imp + t, col_importing + k), (1.0, -most), -inf, 0.0)
+        for k, t in enumerate(grid):  # no export (or no curtailing) while importing
+            if t in export_pays:
+                row((col_exp + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
+            if t in import_pays:
+                row((col_cut + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
         stored = [eff * h] * n
-        row(range(col_p, col_p + n), stored, -inf, p.capacity - p.energy0)  # battery full
+        overshoot = p.ev_min * eff * h  # the slot that fills the battery
+        row(range(col_p, col_p + n), stored, -inf, p.capacity - p.energy0 + overshoot)
         needed = p.target - p.energy0
         if needed > EPS:  # the target, softened by the shortfall
             cols = [*range(col_p, col_p + p.deadline), col_short]
@@ -280,9 +277,6 @@ class RawHighs:
         row(cols, [1.0, *(-x for x in stored), -1.0], -inf, -max(needed, 0.0))
         cols = [col_extra, *range(col_free, col_free + len(use))]
         row(cols, [1.0, *([-eff * h] * len(use))], -inf, 0.0)
-        for k, t in enumerate(negative):  # contract: curtail only PV the site cannot use
-            row((col_imp + t, col_curtailing + k), (1.0, bigs[t]), -inf, bigs[t])
-            row((col_cut + t, col_curtailing + k), (1.0, -p.pv[t]), -inf, 0.0)
 
         import numpy as np
 
@@ -470,12 +464,7 @@ def bench_case(case: Case, raw: RawHighs, reps: int) -> tuple[Json, list[float],
     timed_rounds = raw_rounds[1:]
     steps = breakdown(case, reps)
 
-    opt = raw.solve(
-        p, tie_breaks=False, contract=True, rel_gap=0.0, abs_gap=0.0, time_limit_s=OPT_TIME_LIMIT_S
-    )
-    relaxed = raw.solve(
-        p, tie_breaks=False, rel_gap=0.0, abs_gap=0.0, time_limit_s=OPT_TIME_LIMIT_S
-    )
+    opt = raw.solve(p, tie_breaks=False, rel_gap=0.0, abs_gap=0.0, time_limit_s=OPT_TIME_LIMIT_S)
     summary = response["summary"]
     power = [float(s["ev_kw"]) for s in response["slots"]]
     plan_cost = float(summary["cost"])
@@ -511,9 +500,6 @@ def bench_case(case: Case, raw: RawHighs, reps: int) -> tuple[Json, list[float],
         "opt_cost": opt.energy_cost,
         "opt_cost_as_response": cost(p, opt.power),
         "opt_status": opt.status,
-        "model_opt_cost": relaxed.energy_cost,
-        "model_opt_cost_as_response": cost(p, relaxed.power),
-        "model_curtails_to_import": relaxed.energy_cost < opt.energy_cost - 1e-6 * scale,
         "gap": gap,
         "energy_kwh": plan_energy,
         "shortfall_kwh": plan_short,
@@ -536,8 +522,13 @@ def bench_case(case: Case, raw: RawHighs, reps: int) -> tuple[Json, list[float],
 def _binaries(p: Problem) -> int:
     can = [t for t in range(p.n) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
     switched = [t for t in can if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
-    both = [t for t in range(p.n) if p.export_price[t] > p.import_price[t] + EPS]
-    return len(switched) + len(both)
+    pays = [
+        t
+        for t in range(p.n)
+        if p.pv[t] > EPS
+        and (p.export_price[t] > p.import_price[t] + EPS or p.import_price[t] < -EPS)
+    ]
+    return len(switched) + len(pays)
 
 
 # --- the run ---------------------------------------------------------------------
@@ -743,13 +734,6 @@ def report(result: Json) -> None:
             print(f"  {r['name']}: the exact optimum was not proven ({r['opt_status']})")
     if o["shortfall_mismatch"]:
         print(f"  shortfall differs from the optimum: {', '.join(o['shortfall_mismatch'])}")
-    for r in rows:
-        if r["model_curtails_to_import"]:
-            print(
-                f"  {r['name']}: optimizer.model's own optimum {r['model_opt_cost']:.4f} curtails "
-                "PV to import at negative prices; the plan-v1 cost of that power is "
-                f"{r['model_opt_cost_as_response']:.4f}, the plan-v1 optimum {r['opt_cost']:.4f}"
-            )
     steps = t["steps_median_ms"]
     if steps:
         raw_build = statistics.median(r["raw_build_ms"] for r in rows)
