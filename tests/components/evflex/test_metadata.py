@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
+from homeassistant.util.yaml import load_yaml_dict
 
 from custom_components.evflex import PLATFORMS
 from custom_components.evflex.button import BUTTONS
@@ -81,7 +81,7 @@ def test_every_entity_and_state_is_translated() -> None:
 
 
 def test_services_yaml_matches_translations() -> None:
-    services = yaml.safe_load((PACKAGE / "services.yaml").read_text(encoding="utf-8"))
+    services = load_yaml_dict(str(PACKAGE / "services.yaml"))
     translated = _json(PACKAGE / "translations" / "en.json")["services"]
     assert set(services) == set(translated) == {"get_plan", "set_session", "boost", "cancel_boost"}
     for name, spec in services.items():
