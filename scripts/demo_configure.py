@@ -65,6 +65,25 @@ async def _token(session: aiohttp.ClientSession, url: str, user: str, password: 
         return str((await resp.json())["access_token"])
 
 
+async def _loaded(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], entry_id: str, seconds: float
+) -> None:
+    """Wait until Home Assistant has set the entry up (it starts integrations after HTTP)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        entries = await _api(
+            session, "GET", f"{url}/api/config/config_entries/entry", headers=headers
+        )
+        entry = next(e for e in entries if e["entry_id"] == entry_id)
+        if entry["state"] == "loaded":
+            return
+        if entry["state"] in ("setup_error", "migration_error", "failed_unload"):
+            raise RuntimeError(f"EVFlex did not load: {entry['state']} {entry.get('reason') or ''}")
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"EVFlex still {entry['state']} after {seconds:.0f} s")
+        await asyncio.sleep(1)
+
+
 async def _api(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
     async with session.request(method, url, **kwargs) as resp:
         body = await resp.json()
@@ -105,6 +124,7 @@ async def main(url: str, user: str, password: str) -> int:
             print("  EVFlex set up through its config flow: Demo home (simulated charger)")
         else:
             entry_id = evflex[0]["entry_id"]
+        await _loaded(session, url, headers, entry_id, 180)
         answer = await _api(
             session,
             "POST",
