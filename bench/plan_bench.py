@@ -50,6 +50,7 @@ from optimizer.model import (
     SLOT_PENALTY,
     START_PENALTY,
     price_level,
+    set_options,
     worthless_pv,
 )
 from optimizer.problem import EPS, INF, Problem, build, fill
@@ -123,11 +124,7 @@ class RawHighs:
         built = time.perf_counter()
         highs = self.highs
         highs.clearModel()
-        highs.setOptionValue("time_limit", float(time_limit_s))
-        highs.setOptionValue("mip_rel_gap", rel_gap)
-        highs.setOptionValue("mip_abs_gap", abs_gap)
-        highs.setOptionValue("mip_heuristic_run_rins", False)  # as optimizer.model
-        highs.setOptionValue("mip_heuristic_run_rens", False)
+        set_options(highs, time_limit_s, rel_gap, abs_gap)  # the solver settings of optimizer.model
         highs.passModel(lp)
         highs.run()
         status = highs.getModelStatus()

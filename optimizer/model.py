@@ -234,13 +234,7 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
 
     highs = _highs()
     highs.clearModel()
-    highs.setOptionValue("time_limit", float(time_limit_s))
-    highs.setOptionValue("mip_rel_gap", MIP_REL_GAP)
-    highs.setOptionValue("mip_abs_gap", MIP_ABS_GAP)
-    # The RINS/RENS sub-MIP heuristics spent most of the time on plans with negative
-    # prices and PV (bench/plan_bench.py: 1.3 s -> 0.4 s), and never found better plans.
-    highs.setOptionValue("mip_heuristic_run_rins", False)
-    highs.setOptionValue("mip_heuristic_run_rens", False)
+    set_options(highs, time_limit_s)
     highs.passModel(lp)
     highs.run()
     status = highs.getModelStatus()
@@ -252,6 +246,18 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     power = [_clean(values.get(id(model.p[t]), model.p[t].lb or 0.0)) for t in range(problem.n)]
     gap = info.mip_gap if status != highspy.HighsModelStatus.kOptimal else 0.0
     return Solution(power=power, objective=info.objective_function_value, mip_gap=gap)
+
+
+def set_options(
+    highs: Any, time_limit_s: float, rel_gap: float = MIP_REL_GAP, abs_gap: float = MIP_ABS_GAP
+) -> None:
+    highs.setOptionValue("time_limit", float(time_limit_s))
+    highs.setOptionValue("mip_rel_gap", rel_gap)
+    highs.setOptionValue("mip_abs_gap", abs_gap)
+    # The RINS/RENS sub-MIP heuristics spent most of the time on plans with negative
+    # prices and PV (bench/plan_bench.py: 1.3 s -> 0.4 s), and never found better plans.
+    highs.setOptionValue("mip_heuristic_run_rins", False)
+    highs.setOptionValue("mip_heuristic_run_rens", False)
 
 
 def _clean(x: float) -> float:

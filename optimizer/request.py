@@ -14,7 +14,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from optimizer.validation import first_error
+from optimizer.validation import FieldError, first_error
 
 SLOT_MINUTES = (5, 10, 15, 20, 30, 60)
 MODES = ("smart", "solar_only", "fast", "off")
@@ -23,13 +23,8 @@ MAX_HORIZON_HOURS = 7 * 24
 DEFAULT_SOLVER_TIME_LIMIT_S = 10.0
 
 
-class PlanError(ValueError):
+class PlanError(FieldError):
     """A request that breaks a plan-v1 rule: `field` names where, `rule` says what."""
-
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}" if field else rule)
-        self.field = field
-        self.rule = rule
 
 
 @dataclass(frozen=True, slots=True)

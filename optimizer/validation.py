@@ -10,6 +10,16 @@ from typing import Any
 
 import voluptuous as vol
 
+
+class FieldError(ValueError):
+    """Input that breaks a rule: `field` names where, `rule` says what."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}" if field else rule)
+        self.field = field
+        self.rule = rule
+
+
 RULES = {
     "extra keys not allowed": "unknown field",
     "not a valid option": "unknown field",  # probatio

@@ -142,12 +142,7 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         try:
             state = await self.driver.async_read()
         except ChargerError as err:
-            self._raise_issue(ISSUE_CHARGER_UNREACHABLE, {"error": str(err)})
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="charger_unreachable",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise self._unreachable(err) from err
         ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(ISSUE_CHARGER_UNREACHABLE))
 
         session = self.store.data.session
@@ -184,12 +179,7 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         try:
             await self.executor.async_apply(decision, now)
         except ChargerError as err:
-            self._raise_issue(ISSUE_CHARGER_UNREACHABLE, {"error": str(err)})
-            raise UpdateFailed(
-                translation_domain=DOMAIN,
-                translation_key="charger_unreachable",
-                translation_placeholders={"error": str(err)},
-            ) from err
+            raise self._unreachable(err) from err
         self._events(state, decision)
         self.persist_driver()
         self.store.schedule_save()
@@ -360,6 +350,15 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
                 },
             )
         self._charging = charging
+
+    def _unreachable(self, err: ChargerError) -> UpdateFailed:
+        """Raise the repair issue; the returned error makes the entities unavailable."""
+        self._raise_issue(ISSUE_CHARGER_UNREACHABLE, {"error": str(err)})
+        return UpdateFailed(
+            translation_domain=DOMAIN,
+            translation_key="charger_unreachable",
+            translation_placeholders={"error": str(err)},
+        )
 
     def _issue_id(self, key: str) -> str:
         return f"{key}_{self.config_entry.entry_id}"

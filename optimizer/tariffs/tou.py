@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
-from optimizer.validation import first_error
+from optimizer.validation import FieldError, first_error
 
 DAY_TYPES = ("weekday", "weekend", "all")
 MAX_EXPAND = timedelta(days=731)
@@ -42,13 +42,8 @@ _HHMM = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class TariffError(ValueError):
+class TariffError(FieldError):
     """A tariff or a request to it that breaks a rule: `field` names where, `rule` says what."""
-
-    def __init__(self, field: str, rule: str) -> None:
-        super().__init__(f"{field}: {rule}" if field else rule)
-        self.field = field
-        self.rule = rule
 
 
 @dataclass(frozen=True, slots=True)
