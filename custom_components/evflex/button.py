@@ -13,6 +13,9 @@ from .controls import async_boost, async_cancel_boost
 from .coordinator import EvflexConfigEntry, EvflexCoordinator
 from .entity import EvflexControlEntity
 
+# Settings change the session in memory; nothing to serialise.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class EvflexButtonDescription(ButtonEntityDescription):

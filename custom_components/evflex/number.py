@@ -15,6 +15,9 @@ from .controls import async_update_session
 from .coordinator import EvflexConfigEntry
 from .entity import EvflexControlEntity
 
+# Settings change the session in memory; nothing to serialise.
+PARALLEL_UPDATES = 0
+
 
 @dataclass(frozen=True, kw_only=True)
 class SocDescription(NumberEntityDescription):

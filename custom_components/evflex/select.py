@@ -13,6 +13,9 @@ from .entity import EvflexControlEntity
 
 MODE = SelectEntityDescription(key="mode", options=list(MODES))
 
+# Settings change the session in memory; nothing to serialise.
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: EvflexConfigEntry, async_add_entities: AddEntitiesCallback

@@ -30,6 +30,9 @@ from .entity import EvflexEntity
 from .executor import slot_at
 from .status import REASONS
 
+# Read-only: every value comes from the coordinator.
+PARALLEL_UPDATES = 0
+
 Value = float | str | datetime | None
 
 

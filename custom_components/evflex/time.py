@@ -14,6 +14,9 @@ from .entity import EvflexControlEntity
 
 DEPARTURE = TimeEntityDescription(key="departure")
 
+# Settings change the session in memory; nothing to serialise.
+PARALLEL_UPDATES = 0
+
 
 async def async_setup_entry(
     hass: HomeAssistant, entry: EvflexConfigEntry, async_add_entities: AddEntitiesCallback
