@@ -189,6 +189,7 @@ class RawHighs:
         col_start, col_on = block(len(switched)), block(len(switched))
         col_p, col_cut = block(n), block(n)
         col_importing, col_free = block(len(grid)), block(len(use))
+        col_unused = block(1)  # planned beyond a full battery, never drawn
 
         cost_c = [0.0] * ncol
         lower = [0.0] * ncol
@@ -260,8 +261,10 @@ class RawHighs:
             if t in import_pays:
                 row((col_cut + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
         stored = [eff * h] * n
-        overshoot = p.ev_min * eff * h  # the slot that fills the battery
-        row(range(col_p, col_p + n), stored, -inf, p.capacity - p.energy0 + overshoot)
+        room = p.capacity - p.energy0  # the slot that fills the battery, if the target needs it
+        upper[col_unused] = max(0.0, (p.target - p.energy0) + p.ev_min * eff * h - room)
+        cost_c[col_unused] = max(0.0, -min(p.import_price)) / eff + CURTAIL_PENALTY * ref
+        row([*range(col_p, col_p + n), col_unused], [*stored, -1.0], -inf, room)
         needed = p.target - p.energy0
         if needed > EPS:  # the target, softened by the shortfall
             cols = [*range(col_p, col_p + p.deadline), col_short]

@@ -164,8 +164,15 @@ def build_model(p: Problem, pyo: Any) -> Any:
     stored = sum(m.p[t] for t in T) * (eff * h)
     # The car stops drawing when full, so the slot that fills it may be planned at the
     # charger's minimum although only part of it fits (the response clips that slot).
-    overshoot = p.ev_min * eff * h
-    m.full = pyo.Constraint(expr=stored <= p.capacity - p.energy0 + overshoot)
+    # Allowed only where the target needs it: a target within one minimum-power slot of
+    # full; elsewhere the model could plan energy that is never drawn.
+    # The part planned beyond full (`unused`) is never drawn; it pays back the best price
+    # it could have earned, so planning it never looks profitable.
+    room = p.capacity - p.energy0
+    overshoot = max(0.0, (p.target - p.energy0) + p.ev_min * eff * h - room)
+    m.unused = pyo.Var(bounds=(0, overshoot))
+    m.full = pyo.Constraint(expr=stored - m.unused <= room)
+    unused_price = max(0.0, -min(p.import_price)) / eff + CURTAIL_PENALTY * ref
     by_deadline = sum(m.p[t] for t in range(p.deadline)) * (eff * h)
     needed = p.target - p.energy0
     if needed > EPS:
@@ -185,6 +192,7 @@ def build_model(p: Problem, pyo: Any) -> Any:
         expr=sum(h * (p.import_price[t] * m.imp[t] - p.export_price[t] * m.exp[t]) for t in T)
         + shortfall_penalty * m.short
         - EXTRA_REWARD * ref * m.extra
+        + unused_price * m.unused
         + START_PENALTY * ref * sum(m.start[t] for t in switched)
         + SLOT_PENALTY * ref * sum(m.on[t] for t in switched)
         + sum(EARLY_WEIGHT * ref * (t + 1) / n * h * m.p[t] for t in T)
