@@ -260,6 +260,11 @@ class RawHighs:
                 row((col_exp + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
             if t in import_pays:
                 row((col_cut + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
+        for k, t in enumerate(grid):  # valid inequalities: importing <=> the car takes the surplus
+            surplus = p.pv[t] - p.base[t]
+            if 0 < surplus < p.ev_max[t]:
+                row((col_p + t, col_importing + k), (1.0, -surplus), 0.0, inf)
+                row((col_p + t, col_importing + k), (1.0, -(p.ev_max[t] - surplus)), -inf, surplus)
         stored = [eff * h] * n
         room = p.capacity - p.energy0  # the slot that fills the battery, if the target needs it
         upper[col_unused] = max(0.0, (p.target - p.energy0) + p.ev_min * eff * h - room)

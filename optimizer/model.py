@@ -160,6 +160,14 @@ def build_model(p: Problem, pyo: Any) -> Any:
         sorted(import_pays & set(switched_grid)),
         rule=lambda m, t: m.cut[t] <= p.pv[t] * (1 - m.importing[t]),
     )
+    # Valid inequalities that tighten the relaxation: importing means the car draws at
+    # least the PV surplus; exporting (or curtailing) means at most that surplus.
+    surplus = {t: p.pv[t] - p.base[t] for t in switched_grid}
+    tight = [t for t in switched_grid if 0 < surplus[t] < p.ev_max[t]]
+    m.above_surplus = pyo.Constraint(tight, rule=lambda m, t: m.p[t] >= surplus[t] * m.importing[t])
+    m.below_surplus = pyo.Constraint(
+        tight, rule=lambda m, t: m.p[t] <= surplus[t] + (p.ev_max[t] - surplus[t]) * m.importing[t]
+    )
 
     stored = sum(m.p[t] for t in T) * (eff * h)
     # The car stops drawing when full, so the slot that fills it may be planned at the
