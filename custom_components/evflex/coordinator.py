@@ -8,7 +8,7 @@ changed, a control was used, or 15 min passed; then apply the current slot.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -73,7 +73,6 @@ class EvflexData:
     pv_kw: float | None = None
     house_kw: float | None = None
     planned_at: datetime | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
 
 
 type EvflexConfigEntry = ConfigEntry[EvflexCoordinator]
