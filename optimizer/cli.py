@@ -1,4 +1,4 @@
-"""Command line: `python -m optimizer plan REQUEST.json [--plot FILE.png]` and `serve`.
+"""Command line: `python -m optimizer plan REQUEST.json [--plot FILE.png]`, `serve` and `fleet`.
 
 `plan` prints the response JSON on standard output and nothing else: anything a
 library writes to file descriptor 1 while planning (HiGHS's banner) is sent to
@@ -31,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="serve POST /v1/plan over HTTP")
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8765)
+    _add_fleet(sub)
     args = parser.parse_args(argv)
     if args.command == "demo-request":
         from optimizer.examples import simulated_home
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args.plot)
+    if args.command == "fleet":
+        return _fleet(args)
     if args.command == "serve":
         from optimizer.service import run
 
@@ -79,6 +82,50 @@ def _demo(plot_path: str | None) -> int:
 
             draw(request, response, Path(plot_path))
         out.write(explain(request, response) + "\n")
+    return 0
+
+
+def _add_fleet(sub: Any) -> None:
+    p = sub.add_parser("fleet", help="the fleet study: every strategy on one street's transformer")
+    p.add_argument("--homes", type=int, default=200)
+    p.add_argument("--days", type=int, default=7, help="nights to simulate")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True, metavar="DIR", help="where the files are written")
+    p.add_argument("--region", choices=("cn", "us"), default="cn")
+    p.add_argument("--workers", type=int, default=None, help="default: every CPU")
+    p.add_argument("--backend", choices=("process", "dask", "ray"), default="process")
+    p.add_argument("--rating-kw", type=float, default=None, help="default: the region's")
+    p.add_argument("--ev-share", type=float, default=None, help="default: the region's")
+    p.add_argument("--batch", type=int, default=None, help="homes per coordination batch")
+    p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
+
+
+def _fleet(args: argparse.Namespace) -> int:
+    from optimizer.fleet.population import FleetError
+    from optimizer.fleet.report import summary, write_outputs
+    from optimizer.fleet.study import StudyOptions, run_study
+
+    defaults = StudyOptions()
+    options = StudyOptions(
+        region=args.region,
+        homes=args.homes,
+        days=args.days,
+        seed=args.seed,
+        workers=args.workers,
+        backend=args.backend,
+        rating_kw=args.rating_kw,
+        ev_share=args.ev_share,
+        hosting=args.hosting,
+        batch=args.batch or defaults.batch,
+    )
+    with _stdout_to_stderr() as out:
+        try:
+            study = run_study(options)
+        except FleetError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_REFUSED
+        paths = write_outputs(study, Path(args.out))
+        out.write(summary(study) + "\n" + "".join(f"wrote {p}\n" for p in paths))
     return 0
 
 

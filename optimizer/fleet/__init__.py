@@ -1,0 +1,27 @@
+"""The fleet study: what automatic charging control does to a street's transformer.
+
+    python -m optimizer fleet --homes 200 --days 7 --seed 1 --out DIR [--region cn|us] [--hosting]
+
+A street of homes on one transformer (`population`, from real distributions in
+`sources`, assumptions per region in `regions`), five charging strategies on
+the same street (`strategies`, the coordinating aggregator in `aggregator`),
+their effect on the transformer, the drivers and their bills (`metrics`,
+`hosting`), run by `study` on a pluggable parallel `backends`, written by
+`report`. No Home Assistant inside. Method and results: docs/fleet-study.md.
+"""
+
+from __future__ import annotations
+
+from optimizer.fleet.population import Fleet, FleetError, HandSetCar, generate, hand_set_fleet
+from optimizer.fleet.study import Study, StudyOptions, run_study
+
+__all__ = [
+    "Fleet",
+    "FleetError",
+    "HandSetCar",
+    "Study",
+    "StudyOptions",
+    "generate",
+    "hand_set_fleet",
+    "run_study",
+]

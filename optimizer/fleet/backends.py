@@ -1,0 +1,174 @@
+"""Where the homes' plans run: in process, in a process pool, or on Dask or Ray.
+
+Every backend does one thing, `map(requests)`: plan-v1 requests in, each
+plan's EV power (kW per slot) out, in order. The strategies never see which
+backend ran them, so a cluster backend plugs in behind `--backend` alone.
+
+The process pool hands each worker chunks of requests (one inter-process
+round trip per chunk, not per home) and warms every worker once: a worker's
+first plan imports Pyomo, about a second.
+Use one as `with contextlib.closing(open_backend(...)) as backend:`.
+Dask and Ray are optional: chosen but not installed, they fail with a message
+that says so.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import Any, Protocol
+
+from optimizer.fleet.population import FleetError
+
+BACKENDS = ("process", "dask", "ray")
+CHUNKS_PER_WORKER = 4
+
+Request = dict[str, Any]
+Progress = Callable[[int], None]
+Plans = list[list[float]]
+
+
+def plan_ev(request: Request) -> list[float]:
+    """One home's plan: its EV power per slot (kW)."""
+    from optimizer import plan
+
+    return [float(slot["ev_kw"]) for slot in plan(request)["slots"]]
+
+
+def plan_chunk(requests: Sequence[Request]) -> list[list[float]]:
+    return [plan_ev(r) for r in requests]
+
+
+def warm_up() -> None:
+    """Import the optimizer and Pyomo, and solve once, before the first real plan."""
+    from optimizer.examples import simulated_home
+
+    plan_ev(simulated_home())
+
+
+class Backend(Protocol):
+    workers: int
+
+    def map(
+        self, requests: Sequence[Request], progress: Progress | None = None
+    ) -> list[list[float]]:
+        """Plan every request; call `progress(n)` as n more are done."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def _chunks(requests: Sequence[Request], workers: int) -> list[Sequence[Request]]:
+    size = max(1, math.ceil(len(requests) / (workers * CHUNKS_PER_WORKER)))
+    return [requests[i : i + size] for i in range(0, len(requests), size)]
+
+
+def _gather(parts: Iterator[list[list[float]]], progress: Progress | None) -> list[list[float]]:
+    out: list[list[float]] = []
+    for part in parts:
+        out.extend(part)
+        if progress is not None:
+            progress(len(part))
+    return out
+
+
+class SerialBackend:
+    """In this process, one plan after another (tests, one core)."""
+
+    workers = 1
+
+    def map(
+        self, requests: Sequence[Request], progress: Progress | None = None
+    ) -> list[list[float]]:
+        return _gather(([plan_ev(r)] for r in requests), progress)
+
+    def close(self) -> None:
+        return None
+
+
+class ProcessBackend:
+    """A `concurrent.futures.ProcessPoolExecutor`, warmed once, fed in chunks."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        # spawn: forking a process that runs threads (HiGHS, tqdm) may deadlock.
+        context = multiprocessing.get_context("spawn")
+        self._pool: Executor = ProcessPoolExecutor(workers, context, initializer=warm_up)
+
+    def map(
+        self, requests: Sequence[Request], progress: Progress | None = None
+    ) -> list[list[float]]:
+        return _gather(self._pool.map(plan_chunk, _chunks(requests, self.workers)), progress)
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
+def _optional(module: str, backend: str, install: str) -> Any:
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise FleetError(
+            f"--backend {backend} needs {install}, which is not installed "
+            f"(pip install {install}), or use --backend process"
+        ) from err
+
+
+class DaskBackend:
+    """A `dask.distributed` client (local cluster of `workers` processes, or DASK_SCHEDULER)."""
+
+    def __init__(self, workers: int) -> None:
+        distributed = _optional("dask.distributed", "dask", "'dask[distributed]'")
+        address = os.environ.get("DASK_SCHEDULER")
+        self.workers = workers
+        self._client = (
+            distributed.Client(address)
+            if address
+            else distributed.Client(n_workers=workers, threads_per_worker=1)
+        )
+        self._client.run(warm_up)
+
+    def map(
+        self, requests: Sequence[Request], progress: Progress | None = None
+    ) -> list[list[float]]:
+        futures = self._client.map(plan_chunk, _chunks(requests, self.workers), pure=False)
+        return _gather(iter(self._client.gather(futures)), progress)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class RayBackend:
+    """Ray tasks (a local Ray of `workers` CPUs, or the cluster RAY_ADDRESS names)."""
+
+    def __init__(self, workers: int) -> None:
+        self._ray = _optional("ray", "ray", "ray")
+        if not self._ray.is_initialized():
+            self._ray.init(num_cpus=None if os.environ.get("RAY_ADDRESS") else workers)
+        self.workers = workers
+        self._task = self._ray.remote(plan_chunk)
+
+    def map(
+        self, requests: Sequence[Request], progress: Progress | None = None
+    ) -> list[list[float]]:
+        refs = [self._task.remote(chunk) for chunk in _chunks(requests, self.workers)]
+        return _gather((self._ray.get(ref) for ref in refs), progress)
+
+    def close(self) -> None:
+        self._ray.shutdown()
+
+
+def open_backend(name: str = "process", workers: int | None = None) -> Backend:
+    """The named backend with `workers` workers (default: every CPU); 1 worker runs in process."""
+    count = workers or os.cpu_count() or 1
+    if name not in BACKENDS:
+        raise FleetError(f"--backend must be one of {', '.join(BACKENDS)}")
+    if name == "dask":
+        return DaskBackend(count)
+    if name == "ray":
+        return RayBackend(count)
+    return SerialBackend() if count == 1 else ProcessBackend(count)

@@ -1,0 +1,114 @@
+"""Run the fleet study: one street, every strategy, the metrics, optionally hosting capacity."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from optimizer.fleet.aggregator import DEFAULT_BATCH, Coordination, evflex_coordinated
+from optimizer.fleet.backends import Backend, Progress, open_backend
+from optimizer.fleet.hosting import hosting_capacity
+from optimizer.fleet.metrics import Metrics, measure
+from optimizer.fleet.population import Fleet, FleetError, generate
+from optimizer.fleet.regions import REGIONS
+from optimizer.fleet.sources import Array
+from optimizer.fleet.strategies import STRATEGIES, Strategy
+
+
+@dataclass(frozen=True, slots=True)
+class StudyOptions:
+    region: str = "cn"
+    homes: int = 200
+    days: int = 7
+    seed: int = 1
+    workers: int | None = None  # default: every CPU
+    backend: str = "process"
+    rating_kw: float | None = None  # default: the region's kVA per home x homes
+    ev_share: float | None = None  # default: the region's
+    hosting: bool = False
+    batch: int = DEFAULT_BATCH
+    progress: bool = True
+
+
+@dataclass(slots=True)
+class Study:
+    options: StudyOptions
+    fleet: Fleet
+    ev: dict[str, Array] = field(default_factory=dict)
+    metrics: list[Metrics] = field(default_factory=list)
+    hosting: dict[str, int] = field(default_factory=dict)
+
+
+def strategies(options: StudyOptions) -> dict[str, Strategy]:
+    """The five strategies, the coordinated one with the study's batch size."""
+    config = Coordination(batch=options.batch)
+
+    def coordinated(fleet: Fleet, backend: Backend, progress: Progress | None = None) -> Array:
+        return evflex_coordinated(fleet, backend, progress, config)
+
+    return {**STRATEGIES, "evflex_coordinated": coordinated}
+
+
+def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
+    """The study on a street generated from `options`; plans run on `backend` (or a new one)."""
+    if options.region not in REGIONS:
+        raise FleetError(f"--region must be one of {', '.join(REGIONS)}")
+    fleet = generate(
+        options.region,
+        options.homes,
+        options.days,
+        options.seed,
+        ev_share=options.ev_share,
+        rating_kw=options.rating_kw,
+    )
+    study = Study(options, fleet)
+    with _backend(options, backend) as runner:
+        for name, strategy in strategies(options).items():
+            with _bar(options, name, len(fleet.sessions), "session") as tick:
+                study.ev[name] = strategy(fleet, runner, tick)
+        local = study.ev["evflex_local"]
+        for name, ev in study.ev.items():
+            compared = local if name == "evflex_coordinated" else None
+            study.metrics.append(measure(fleet, name, ev, compared))
+        if options.hosting:
+            study.hosting = _hosting(options, runner)
+    return study
+
+
+def _hosting(options: StudyOptions, runner: Backend) -> dict[str, int]:
+    street = generate(options.region, options.homes, 1, options.seed, rating_kw=options.rating_kw)
+    out = {}
+    for name, strategy in strategies(options).items():
+        with _bar(options, f"hosting {name}", None, "try") as tick:
+            out[name] = hosting_capacity(street, strategy, runner, lambda _n, _ok: tick(1))
+    return out
+
+
+@contextlib.contextmanager
+def _backend(options: StudyOptions, given: Backend | None) -> Iterator[Backend]:
+    if given is not None:
+        yield given
+        return
+    with contextlib.closing(open_backend(options.backend, options.workers)) as runner:
+        yield runner
+
+
+@contextlib.contextmanager
+def _bar(options: StudyOptions, label: str, total: int | None, unit: str) -> Iterator[Progress]:
+    if not options.progress:
+        yield _ignore
+        return
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    bar: Any = tqdm(total=total, desc=f"{label:>28}", unit=unit, file=sys.stderr, leave=True)
+    try:
+        yield bar.update
+    finally:
+        bar.close()
+
+
+def _ignore(_count: int) -> None:
+    return None

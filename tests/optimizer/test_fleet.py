@@ -1,0 +1,280 @@
+"""The fleet study: real-data loaders, strategies worked out by hand, the aggregator's
+invariants, reproducibility, hosting capacity and the command line."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from optimizer.fleet import Fleet, FleetError, HandSetCar, generate, hand_set_fleet
+from optimizer.fleet.aggregator import Coordination, delivered_kwh, evflex_coordinated
+from optimizer.fleet.backends import SerialBackend, open_backend
+from optimizer.fleet.hosting import hosting_capacity
+from optimizer.fleet.metrics import feeder_kw, measure
+from optimizer.fleet.sources import elaadnl, pv_capacity_factors, residential_loads
+from optimizer.fleet.strategies import STRATEGIES, evflex_local
+from optimizer.fleet.study import StudyOptions, run_study
+
+SERIAL = SerialBackend()
+KW, BASE, RATING = 7.4, 1.0, 20.0
+# 2 h at 7.4 kW with 90% efficiency: 13.32 kWh into the battery, 14.8 kWh from the grid.
+NEED = KW * 2 * 0.9
+VALLEY, PEAK = 0.307, 0.617  # Shanghai residential TOU, CNY/kWh
+FLEET_CLI = [sys.executable, "-m", "optimizer", "fleet", "--days", "1"]
+
+
+def four_cars() -> Fleet:
+    """4 identical cars plugged in at 18:00 until 07:00, 1 kW of household load each."""
+    return hand_set_fleet([HandSetCar(need_kwh=NEED)] * 4, base_kw=BASE, rating_kw=RATING)
+
+
+def at(fleet: Fleet, hhmm: str) -> int:
+    hours, minutes = (int(x) for x in hhmm.split(":"))
+    return ((hours - 12) % 24) * 4 + minutes // 15
+
+
+# --- data -------------------------------------------------------------------
+
+
+def test_elaadnl_distributions_parse_and_sum_to_one() -> None:
+    data = elaadnl()
+    for shape in (data.arrival_weekday, data.arrival_weekend):
+        assert shape.shape == (96,)
+        assert shape.sum() == pytest.approx(1.0, abs=1e-6)
+        assert (shape >= 0).all()
+    # Home arrivals peak in the early evening: 17:00-20:00 holds the most.
+    assert data.arrival_weekday[68:80].sum() > 0.35
+    for curve in (data.connection_hours, data.energy_kwh):
+        assert curve.shape == (101,)
+        assert (np.diff(curve) <= 1e-9).all()  # exceedance curves fall
+        assert curve[-1] == 0.0
+    assert np.interp(50, data.exceedance_pct, data.energy_kwh) == pytest.approx(19.4)
+    assert np.isfinite(data.mean_session_hours).all()
+    assert data.mean_session_hours[36] == pytest.approx(13.9)  # 18:00 arrivals
+    assert data.connection_vs_hour.shape == (24, 48)
+    assert data.connection_vs_hour.sum(axis=1) == pytest.approx(np.ones(24))
+
+
+def test_household_and_pv_profiles() -> None:
+    loads = residential_loads()
+    assert loads.shape == (35_040, 25)
+    assert loads.min() >= 0.0
+    assert 0.5 < loads.mean() < 3.0
+    pv = pv_capacity_factors()
+    assert pv.shape == (8_760,)
+    assert pv.min() >= 0.0
+    assert 0.5 < pv.max() <= 1.0
+    midsummer_noon, midnight = 172 * 24 + 13, 172 * 24
+    assert pv[midsummer_noon] > 0.3 > pv[midnight]
+
+
+# --- the hand-worked street -------------------------------------------------
+
+
+def test_timer_rebound_and_its_removal_by_coordination_by_hand() -> None:
+    fleet = four_cars()
+    runs = {name: strategy(fleet, SERIAL, None) for name, strategy in STRATEGIES.items()}
+    m = {name: measure(fleet, name, ev, runs["evflex_local"]) for name, ev in runs.items()}
+    everyone = 4 * KW + 4 * BASE  # 33.6 kW
+
+    # Uncontrolled: all four at 18:00 for 2 h, paid at the peak price.
+    assert m["uncontrolled"].peak_kw == pytest.approx(everyone)
+    assert m["uncontrolled"].peak_time.endswith("18:00")
+    assert m["uncontrolled"].cost_mean == pytest.approx(2 * KW * PEAK)
+    # The timer moves it to 22:00: the evening is quiet, the valley starts with a rebound.
+    timer = m["tou_timer"]
+    assert timer.evening_peak_kw == pytest.approx(4 * BASE)
+    assert timer.rebound_peak_kw == pytest.approx(everyone)
+    assert timer.peak_time.endswith("22:00")
+    assert timer.worst_loading_pct == pytest.approx(100 * everyone / RATING)
+    assert timer.hours_overloaded == pytest.approx(2.0)
+    assert timer.cost_mean == pytest.approx(2 * KW * VALLEY)
+    # EVFlex alone finds the same cheapest slots: the same rebound.
+    assert m["evflex_local"].rebound_peak_kw == pytest.approx(everyone)
+    assert m["evflex_local"].cost_mean == pytest.approx(2 * KW * VALLEY)
+    # Coordinated: never above the 20 kW rating, every car full, still in the valley.
+    coordinated = m["evflex_coordinated"]
+    assert coordinated.peak_kw == pytest.approx(RATING)
+    assert coordinated.hours_overloaded == 0.0
+    assert coordinated.not_delivered_kwh == pytest.approx(0.0, abs=1e-3)
+    assert coordinated.off_peak_share == pytest.approx(1.0)
+    assert coordinated.coordination_cost_mean == pytest.approx(0.0, abs=1e-6)
+    for metrics in m.values():
+        assert metrics.ev_energy_kwh == pytest.approx(4 * 2 * KW, abs=1e-3)
+
+
+def test_a_random_delay_of_600_s_barely_dents_a_15_minute_peak() -> None:
+    delays = (0.0, 150.0, 300.0, 600.0)
+    cars = [HandSetCar(need_kwh=NEED, timer_delay_s=d) for d in delays]
+    fleet = hand_set_fleet(cars, base_kw=BASE, rating_kw=RATING)
+    load = feeder_kw(fleet, STRATEGIES["tou_timer_random"](fleet, SERIAL, None))
+    # 22:00-22:15: each car draws for the part of the slot after its delay.
+    waiting = sum(delays) / 900
+    assert load[at(fleet, "22:00")] == pytest.approx(4 * BASE + KW * (4 - waiting))
+    assert load[at(fleet, "22:15")] == pytest.approx(4 * KW + 4 * BASE)  # the rebound, intact
+    assert load.sum() * 0.25 == pytest.approx(4 * BASE * 24 + 4 * 2 * KW)
+
+
+def test_sequential_coordination_fills_the_valley_flat() -> None:
+    fleet = four_cars()
+    ev = evflex_coordinated(fleet, SERIAL, None, Coordination(batch=1))
+    load = feeder_kw(fleet, ev)
+    valley = slice(at(fleet, "22:00"), at(fleet, "06:00"))
+    # 59.2 kWh spread over the 8 h valley: 7.4 kW on top of the 4 kW household load.
+    assert load[valley] == pytest.approx(np.full(32, 4 * BASE + 4 * 2 * KW / 8))
+
+
+def test_every_strategy_delivers_the_same_energy_when_there_is_time() -> None:
+    cars = [
+        HandSetCar("17:30", "07:00", 20.0, "1ph-7.4", 60, 0.9),
+        HandSetCar("19:00", "06:30", 9.0, "1ph-3.7", 45, 0.92),
+        HandSetCar("20:15", "08:00", 35.0, "3ph-11", 80, 0.88),
+        HandSetCar("23:00", "07:30", 5.0, "1ph-7.4", 40, 0.94),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=0.8, rating_kw=100.0, days=2)
+    for name, strategy in STRATEGIES.items():
+        ev = strategy(fleet, SERIAL, None)
+        plugged = np.zeros_like(ev, dtype=bool)
+        for s in fleet.sessions:
+            assert delivered_kwh(fleet, ev, s) == pytest.approx(s.need_kwh, abs=0.01), name
+            plugged[s.home, s.arrival : s.departure] = True
+        assert not ev[~plugged].any(), f"{name} charges while unplugged"
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+@given(
+    cars=st.lists(
+        st.builds(
+            HandSetCar,
+            arrival=st.sampled_from(["17:00", "18:30", "20:00", "22:45"]),
+            departure=st.sampled_from(["05:00", "06:30", "08:00"]),
+            need_kwh=st.floats(1.0, 30.0),
+            charger=st.sampled_from(["1ph-7.4", "3ph-11", "1ph-3.7"]),
+        ),
+        min_size=2,
+        max_size=4,
+    ),
+    rating=st.floats(3.0, 40.0),
+)
+def test_coordination_never_exceeds_the_rating(cars: list[HandSetCar], rating: float) -> None:
+    fleet = hand_set_fleet(cars, base_kw=0.5, rating_kw=rating)
+    ev = evflex_coordinated(fleet, SERIAL, None, Coordination(batch=2))
+    assert feeder_kw(fleet, ev).max() <= rating + 1e-6
+    reachable = all(
+        c.need_kwh <= 0.9 * c.battery_kwh * 0.9 and c.need_kwh / c.efficiency <= 20 for c in cars
+    )
+    roomy = rating >= 0.5 * len(cars) + sum(fleet.homes[i].charger.max_kw for i in range(len(cars)))
+    if reachable and roomy:  # room for every car at full power at once: nothing is missed
+        for s in fleet.sessions:
+            shortfall = s.need_kwh - delivered_kwh(fleet, ev, s)
+            hours = (s.departure - s.arrival) / 4
+            if s.need_kwh <= fleet.homes[s.home].charger.max_kw * 0.9 * hours:
+                assert shortfall <= 0.01
+
+
+def test_hosting_capacity_by_hand() -> None:
+    fleet = four_cars()
+    # Two cars at once fit the 16 kW left by the household load; three (22.2 kW) do not.
+    assert hosting_capacity(fleet, STRATEGIES["uncontrolled"], SERIAL) == 2
+    assert hosting_capacity(fleet, STRATEGIES["tou_timer"], SERIAL) == 2
+    assert hosting_capacity(fleet, STRATEGIES["evflex_coordinated"], SERIAL) == 4
+
+
+# --- the generated street ---------------------------------------------------
+
+
+def test_same_seed_same_street_other_seed_other_street() -> None:
+    one, again, other = generate("cn", 12, 2, 1), generate("cn", 12, 2, 1), generate("cn", 12, 2, 2)
+    assert one.all_sessions == again.all_sessions
+    assert np.array_equal(one.base_kw, again.base_kw)
+    assert one.homes == again.homes
+    assert one.all_sessions != other.all_sessions
+    assert not np.array_equal(one.base_kw, other.base_kw)
+    # Home h does not depend on how many homes the street has.
+    small = generate("cn", 5, 2, 1)
+    assert small.homes == one.homes[:5]
+    assert small.all_sessions == tuple(s for s in one.all_sessions if s.home < 5)
+
+
+def test_generated_street_follows_the_documented_assumptions() -> None:
+    fleet = generate("cn", 40, 3, 7)
+    assert fleet.rating_kw == pytest.approx(40 * 630 / 250)
+    assert len(fleet.owners) == 12  # 30%
+    for s in fleet.all_sessions:
+        home = fleet.homes[s.home]
+        arrival_in_night = s.arrival - s.night * 96
+        assert 24 <= arrival_in_night < 32  # 18:00-20:00
+        assert 68 <= s.departure - s.night * 96 <= 95  # 05:00-11:45
+        assert 0 < s.need_kwh <= 15.0
+        assert s.need_kwh <= 0.85 * home.car.battery_kwh
+        assert 40 <= home.car.battery_kwh <= 100
+        assert 0.88 <= home.car.efficiency <= 0.94
+    us = generate("us", 40, 3, 7)
+    assert 0.3 < len(us.all_sessions) / (40 * 3) < 0.7  # plugs in on half of the nights
+
+
+def test_study_results_repeat_for_the_same_seed() -> None:
+    options = StudyOptions(homes=10, days=1, seed=3, ev_share=0.5, progress=False)
+    first, second = run_study(options, SERIAL), run_study(options, SERIAL)
+    assert first.metrics == second.metrics
+    for name, ev in first.ev.items():
+        assert np.array_equal(ev, second.ev[name])
+    other = run_study(StudyOptions(homes=10, days=1, seed=4, ev_share=0.5, progress=False), SERIAL)
+    assert other.metrics != first.metrics
+
+
+def test_process_pool_plans_as_in_process() -> None:
+    fleet = four_cars()
+    with contextlib.closing(open_backend("process", 2)) as pool:
+        assert np.array_equal(evflex_local(fleet, pool, None), evflex_local(fleet, SERIAL, None))
+
+
+@pytest.mark.parametrize("name", ["dask", "ray"])
+def test_missing_cluster_backend_says_what_to_install(name: str) -> None:
+    if importlib.util.find_spec(name) is not None:
+        pytest.skip(f"{name} is installed")
+    with pytest.raises(FleetError, match=f"--backend {name} needs .*pip install"):
+        open_backend(name, 2)
+
+
+def test_cli_writes_the_files(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*FLEET_CLI, "--homes", "8", "--workers", "1", "--ev-share", "0.5", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "evflex_coordinated" in done.stdout
+    with (tmp_path / "metrics.csv").open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["strategy"] for r in rows] == list(STRATEGIES)
+    assert "| feeder peak (kW) |" in (tmp_path / "metrics.md").read_text(encoding="utf-8")
+    for png in ("feeder.png", "heatmap.png"):
+        assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_refuses_a_missing_backend(tmp_path: Path) -> None:
+    if importlib.util.find_spec("ray") is not None:
+        pytest.skip("ray is installed")
+    done = subprocess.run(
+        [*FLEET_CLI, "--homes", "2", "--backend", "ray", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--backend ray needs ray" in done.stderr
