@@ -19,6 +19,8 @@ from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
+from optimizer.request import Interval
+from optimizer.series import resample
 from optimizer.tariffs import TouTariff
 
 from .charger.base import ChargerDriver, ChargerError, ChargerState
@@ -146,7 +148,9 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
 
         session = self.store.data.session
         soc = self._soc(state)
-        self._count(state, now)
+        pv_kw = read_kw(self.hass, self.config.get(CONF_PV_POWER))
+        house_kw = read_kw(self.hass, self.config.get(CONF_HOUSE_POWER))
+        self._count(state, now, max(0.0, (pv_kw or 0.0) - (house_kw or 0.0)))
         if (
             session.boost_kwh is not None
             and self.store.data.counters.session_kwh >= session.boost_kwh
@@ -192,8 +196,8 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
             decision=decision,
             reason=plan_reason(self._plan, state, decision, soc, session, now),
             prices=self._prices,
-            pv_kw=read_kw(self.hass, self.config.get(CONF_PV_POWER)),
-            house_kw=read_kw(self.hass, self.config.get(CONF_HOUSE_POWER)),
+            pv_kw=pv_kw,
+            house_kw=house_kw,
             planned_at=self._planned_at,
         )
 
@@ -277,7 +281,7 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         battery = float(self.config[CONF_BATTERY_KWH])
         return min(100.0, arrival + counters.session_kwh * eff / battery * 100)
 
-    def _count(self, state: ChargerState, now: datetime) -> None:
+    def _count(self, state: ChargerState, now: datetime, surplus_kw: float) -> None:
         """Attribute the energy delivered since the last reading: cost, off-peak, PV."""
         counters = self.store.data.counters
         month = now.strftime("%Y-%m")
@@ -308,11 +312,8 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         counters.cost += delta * price
         if self._off_peak(now):
             counters.offpeak_kwh += delta
-        pv = read_kw(self.hass, self.config.get(CONF_PV_POWER)) or 0.0
-        house = read_kw(self.hass, self.config.get(CONF_HOUSE_POWER)) or 0.0
-        surplus = max(0.0, pv - house)
         if state.power_kw > 0:
-            counters.pv_kwh += delta * min(1.0, surplus / state.power_kw)
+            counters.pv_kwh += delta * min(1.0, surplus_kw / state.power_kw)
 
     def _off_peak(self, now: datetime) -> bool:
         if self.tou is not None:
@@ -327,12 +328,15 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
     def _arrival_prices(self, now: datetime) -> list[float]:
         """Prices per slot from plug-in, for the cost of charging on arrival."""
         start = slot_start(now)
-        info = prices(self.hass, self.config, self.tou, start, start + timedelta(hours=24))
-        out = []
-        for item in info.imports:
-            s, e = datetime.fromisoformat(item["start"]), datetime.fromisoformat(item["end"])
-            out += [float(item["value"])] * max(1, round((e - s) / SLOT))
-        return out
+        day = timedelta(hours=24)
+        info = prices(self.hass, self.config, self.tou, start, start + day)
+        series = [
+            Interval(
+                datetime.fromisoformat(i["start"]), datetime.fromisoformat(i["end"]), i["value"]
+            )
+            for i in info.imports
+        ]
+        return resample(series, start, SLOT, round(day / SLOT))
 
     # --- events and repairs ---------------------------------------------------------
 

@@ -11,7 +11,6 @@ Failure ladder (each step documented in the README):
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
@@ -124,11 +123,12 @@ async def async_plan(
 
 async def _remote(hass: HomeAssistant, url: str, request: dict[str, Any]) -> dict[str, Any]:
     session = async_get_clientsession(hass)
-    async with asyncio.timeout(REMOTE_TIMEOUT.total):
-        async with session.post(f"{url.rstrip('/')}/v1/plan", json=request) as resp:
-            body = await resp.json(content_type=None)
-            if resp.status != 200:
-                raise ValueError(f"HTTP {resp.status}: {body.get('error', '')}")
+    async with session.post(
+        f"{url.rstrip('/')}/v1/plan", json=request, timeout=REMOTE_TIMEOUT
+    ) as resp:
+        body = await resp.json(content_type=None)
+        if resp.status != 200:
+            raise ValueError(f"HTTP {resp.status}: {body.get('error', '')}")
     if not isinstance(body, dict) or body.get("version") != 1 or "slots" not in body:
         raise ValueError("not a plan-v1 response")
     return body

@@ -86,17 +86,16 @@ def prices(
     end: datetime,
 ) -> Prices:
     """Import and export series covering [start, end), and what holds now."""
-    now = start
     if tou is not None:
-        series = tou.expand(start, end)
+        series = tou.expand(start, end)  # covers [start, end): its first values hold now
         return Prices(
             imports=series["import"],
             exports=series["export"],
             currency=tou.currency,
-            now=tou.price_at(now),
-            export_now=_export_at(tou, now),
-            period=tou.period_at(now),
-            cheap_start=tou.cheapest_window(now)[0],
+            now=float(series["import"][0]["value"]),
+            export_now=float(series["export"][0]["value"]),
+            period=tou.period_at(start),
+            cheap_start=tou.cheapest_window(start)[0],
         )
     forecast, price_now = price_forecast(hass, config[CONF_PRICE_SENSOR])
     default = price_now if price_now is not None else 0.0
@@ -113,11 +112,6 @@ def prices(
         period=None,
         cheap_start=_cheapest_start(imports, start + timedelta(hours=24)),
     )
-
-
-def _export_at(tou: TouTariff, at: datetime) -> float:
-    series = tou.expand(at, at + timedelta(minutes=1))["export"]
-    return float(series[0]["value"]) if series else 0.0
 
 
 def _cheapest_start(series: Series, until: datetime) -> datetime | None:
