@@ -14,10 +14,10 @@ import logging
 import time
 from typing import Any
 
-from optimizer.fallback import fallback_power
-from optimizer.problem import Problem, build
-from optimizer.request import PlanError, PlanRequest, parse
-from optimizer.response import build_response
+from .fallback import fallback_power
+from .problem import Problem, build
+from .request import PlanError, PlanRequest, parse
+from .response import build_response
 
 __all__ = ["PlanError", "PlanRequest", "parse", "plan", "plan_request"]
 
@@ -42,7 +42,7 @@ def _power(problem: Problem) -> tuple[list[float], str]:
         return [0.0] * problem.n, "none"
     if mode == "fast":
         return list(problem.floor), "none"
-    from optimizer.model import SolverError, solve  # lazy: Pyomo is heavy
+    from .model import SolverError, solve  # lazy: Pyomo is heavy
 
     try:
         return solve(problem, problem.request.solver_time_limit_s).power, "highs"

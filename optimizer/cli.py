@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_fleet(sub)
     args = parser.parse_args(argv)
     if args.command == "demo-request":
-        from optimizer.examples import simulated_home
+        from .examples import simulated_home
 
         print(json.dumps(simulated_home(), indent=2))
         return 0
@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "fleet":
         return _fleet(args)
     if args.command == "serve":
-        from optimizer.service import run
+        from .service import run
 
         run(args.host, args.port)
         return 0
@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _plan(source: str, plot_path: str | None) -> int:
-    from optimizer import PlanError, plan
+    from . import PlanError, plan
 
     with _stdout_to_stderr() as out:
         try:
@@ -61,7 +61,7 @@ def _plan(source: str, plot_path: str | None) -> int:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_REFUSED
         if plot_path:
-            from optimizer.plot import draw
+            from .plot import draw
 
             draw(raw, response, Path(plot_path))
         out.write(json.dumps(response, indent=2) + "\n")
@@ -70,15 +70,15 @@ def _plan(source: str, plot_path: str | None) -> int:
 
 
 def _demo(plot_path: str | None) -> int:
-    from optimizer import plan
-    from optimizer.examples import simulated_home
-    from optimizer.explain import explain
+    from . import plan
+    from .examples import simulated_home
+    from .explain import explain
 
     request = simulated_home()
     with _stdout_to_stderr() as out:
         response = plan(request)
         if plot_path:
-            from optimizer.plot import draw
+            from .plot import draw
 
             draw(request, response, Path(plot_path))
         out.write(explain(request, response) + "\n")
@@ -101,9 +101,9 @@ def _add_fleet(sub: Any) -> None:
 
 
 def _fleet(args: argparse.Namespace) -> int:
-    from optimizer.fleet.population import FleetError
-    from optimizer.fleet.report import summary, write_outputs
-    from optimizer.fleet.study import StudyOptions, run_study
+    from .fleet.population import FleetError
+    from .fleet.report import summary, write_outputs
+    from .fleet.study import StudyOptions, run_study
 
     defaults = StudyOptions()
     options = StudyOptions(
@@ -130,7 +130,7 @@ def _fleet(args: argparse.Namespace) -> int:
 
 
 def _read(source: str) -> Any:
-    from optimizer import PlanError
+    from . import PlanError
 
     try:
         text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")

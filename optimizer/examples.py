@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from optimizer.tariffs import load_preset
+from .tariffs import load_preset
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

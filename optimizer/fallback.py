@@ -11,7 +11,7 @@ does not value PV beyond its effect on the slot's price, nor minimise starts.
 
 from __future__ import annotations
 
-from optimizer.problem import Problem, fill
+from .problem import Problem, fill
 
 
 def fallback_power(p: Problem) -> list[float]:

@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.problem import EPS, INF, Problem
+from .problem import EPS, INF, Problem
 
 # Tie-break weights, as fractions of the price level `ref` (see module docstring).
 EXTRA_REWARD = 2e-3  # per kWh stored beyond the target

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from optimizer.request import MAX_HORIZON_HOURS, MODES, SIGNAL_TYPES, SLOT_MINUTES
+from .request import MAX_HORIZON_HOURS, MODES, SIGNAL_TYPES, SLOT_MINUTES
 
 
 def _num(

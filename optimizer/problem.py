@@ -16,8 +16,8 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from optimizer.request import PlanRequest
-from optimizer.series import clip, overlapping, resample, without
+from .request import PlanRequest
+from .series import clip, overlapping, resample, without
 
 INF = math.inf
 EPS = 1e-7

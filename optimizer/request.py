@@ -14,7 +14,7 @@ from typing import Any
 
 import voluptuous as vol
 
-from optimizer.validation import FieldError, first_error
+from .validation import FieldError, first_error
 
 SLOT_MINUTES = (5, 10, 15, 20, 30, 60)
 MODES = ("smart", "solar_only", "fast", "off")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from optimizer.problem import EPS, INF, Problem
+from .problem import EPS, INF, Problem
 
 TARGET_TOLERANCE_KWH = 1e-3
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from optimizer.request import Interval
+from .request import Interval
 
 
 def resample(

@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from aiohttp import web
 
-from optimizer import PlanError, plan
-from optimizer.openapi import document
+from . import PlanError, plan
+from .openapi import document
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 WORKERS = 2

@@ -19,8 +19,6 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector as sel
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
-from optimizer.tariffs import list_presets
-
 from .const import (
     CHARGER_SOURCES,
     CONF_ARRIVAL_SOC,
@@ -67,6 +65,7 @@ from .const import (
     TARIFF_PRESET,
 )
 from .inputs import read_float
+from .optimizer.tariffs import list_presets
 
 Data = dict[str, Any]
 Errors = dict[str, str]
@@ -340,6 +339,7 @@ class StepsMixin:
         return await self._step("tariff", user_input)
 
     async def async_step_tariff_preset(self, user_input: Data | None = None) -> ConfigFlowResult:
+        await self.hass.async_add_executor_job(list_presets)  # a directory scan: not in the loop
         return await self._step("tariff_preset", user_input)
 
     async def async_step_tariff_custom(self, user_input: Data | None = None) -> ConfigFlowResult:

@@ -19,10 +19,6 @@ from homeassistant.helpers.event import async_track_state_change_event
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 from homeassistant.util import dt as dt_util
 
-from optimizer.request import Interval
-from optimizer.series import resample
-from optimizer.tariffs import TouTariff
-
 from .charger.base import ChargerDriver, ChargerError, ChargerState
 from .charger.simulated import SimulatedCharger
 from .const import (
@@ -52,6 +48,9 @@ from .const import (
 )
 from .executor import Decision, PlanExecutor, slot_at
 from .inputs import flat, interval, pv_forecast, read_float, read_kw
+from .optimizer.request import Interval
+from .optimizer.series import resample
+from .optimizer.tariffs import TouTariff
 from .planning import PlanOutcome, async_plan, build_request, next_departure
 from .status import plan_reason
 from .store import EvflexStore, boost_active

@@ -21,9 +21,8 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from yarl import URL
 
-from optimizer import PlanError, plan
-
 from .charger.base import ChargerLimits
+from .optimizer import PlanError, plan
 from .tariff import Prices
 
 _LOGGER = logging.getLogger(__name__)

@@ -23,11 +23,10 @@ from homeassistant.core import (
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
 
-from optimizer.validation import first_error
-
 from .const import DOMAIN, MODES
 from .controls import async_boost, async_cancel_boost, async_update_session
 from .coordinator import EvflexCoordinator
+from .optimizer.validation import first_error
 
 ATTR_ENTRY = "config_entry_id"
 

@@ -8,8 +8,6 @@ from typing import Any
 
 from homeassistant.core import HomeAssistant
 
-from optimizer.tariffs import TouTariff, load_preset
-
 from .const import (
     CONF_CURRENCY,
     CONF_EXPORT_PRICE,
@@ -25,6 +23,7 @@ from .const import (
     TARIFF_PRESET,
 )
 from .inputs import Series, cover, flat, price_forecast, read_float
+from .optimizer.tariffs import TouTariff, load_preset
 
 
 @dataclass(frozen=True, slots=True)

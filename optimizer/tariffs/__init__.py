@@ -8,8 +8,8 @@
 
 from __future__ import annotations
 
-from optimizer.tariffs.dayahead import DataUnavailable, day_ahead_range, load_day_ahead, retail
-from optimizer.tariffs.tou import (
+from .dayahead import DataUnavailable, day_ahead_range, load_day_ahead, retail
+from .tou import (
     DAY_TYPES,
     Period,
     Season,

@@ -31,7 +31,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from optimizer.tariffs.tou import TariffError, _utc
+from .tou import TariffError, _utc
 
 CSV_PATH = "ev2gym/data/Netherlands_day-ahead-2015-2024.csv"
 MAX_FILLED_HOURS = 2  # gaps up to this long are bridged with the previous hour's price

@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import voluptuous as vol
 
-from optimizer.validation import FieldError, first_error
+from ..validation import FieldError, first_error
 
 DAY_TYPES = ("weekday", "weekend", "all")
 MAX_EXPAND = timedelta(days=731)
@@ -288,8 +288,9 @@ class TouTariff:
 # --- presets -----------------------------------------------------------------
 
 
+@functools.cache
 def list_presets() -> list[str]:
-    """Names of the tariffs shipped in optimizer/tariffs/presets/."""
+    """Names of the tariffs shipped in optimizer/tariffs/presets/ (read once: a directory scan)."""
     folder = resources.files(__package__ or "optimizer.tariffs") / "presets"
     return sorted(
         entry.name.removesuffix(".json")
