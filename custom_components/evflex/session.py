@@ -93,22 +93,22 @@ class SessionConfig:
     soc_stale_after: timedelta = timedelta(hours=12)
 
     def __post_init__(self) -> None:
-        _require(_positive(self.battery_kwh), "battery_kwh", "must be a number above 0")
-        _require(
+        require(_positive(self.battery_kwh), "battery_kwh", "must be a number above 0")
+        require(
             _finite(self.efficiency) and 0 < self.efficiency <= 1,
             "efficiency",
             "must be above 0 and at most 1",
         )
-        _require(_percent(self.arrival_soc_pct), "arrival_soc_pct", "must be between 0 and 100")
-        _require(_positive(self.max_kw), "max_kw", "must be a number above 0")
-        _require(isinstance(self.has_meter, bool), "has_meter", "must be true or false")
-        _require(isinstance(self.timezone, tzinfo), "timezone", "must be a time zone")
-        _require(
+        require(_percent(self.arrival_soc_pct), "arrival_soc_pct", "must be between 0 and 100")
+        require(_positive(self.max_kw), "max_kw", "must be a number above 0")
+        require(isinstance(self.has_meter, bool), "has_meter", "must be true or false")
+        require(isinstance(self.timezone, tzinfo), "timezone", "must be a time zone")
+        require(
             isinstance(self.unplug_debounce, timedelta) and self.unplug_debounce >= timedelta(0),
             "unplug_debounce",
             "must be a duration of at least 0",
         )
-        _require(
+        require(
             isinstance(self.soc_stale_after, timedelta) and self.soc_stale_after > timedelta(0),
             "soc_stale_after",
             "must be a duration above 0",
@@ -126,13 +126,13 @@ class Settings:
 
     def __post_init__(self) -> None:
         match = _HHMM.match(self.departure) if isinstance(self.departure, str) else None
-        _require(match is not None, "departure", "must be a time HH:MM (00:00 to 23:59)")
+        require(match is not None, "departure", "must be a time HH:MM (00:00 to 23:59)")
         assert match is not None
         object.__setattr__(self, "departure", f"{match[1]}:{match[2]}")  # seconds dropped
-        _require(_percent(self.target_soc), "target_soc", "must be between 0 and 100")
-        _require(_percent(self.min_soc), "min_soc", "must be between 0 and 100")
-        _require(self.min_soc <= self.target_soc, "min_soc", "must not exceed target_soc")
-        _require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
+        require(_percent(self.target_soc), "target_soc", "must be between 0 and 100")
+        require(_percent(self.min_soc), "min_soc", "must be between 0 and 100")
+        require(self.min_soc <= self.target_soc, "min_soc", "must not exceed target_soc")
+        require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
         object.__setattr__(self, "target_soc", float(self.target_soc))
         object.__setattr__(self, "min_soc", float(self.min_soc))
 
@@ -235,7 +235,7 @@ class Session:
         """
         if not self._s.plugged:
             return None
-        at = _utc(at, "at")
+        at = as_utc(at, "at")
         departure = self._s.departure
         if departure is None or departure <= at:
             return self._next_departure(at)
@@ -243,7 +243,7 @@ class Session:
 
     def soc_pct(self, at: datetime) -> float:
         """The car's SoC now: the last anchor plus the energy charged since, 0..100."""
-        _utc(at, "at")
+        as_utc(at, "at")
         anchor = self._s.anchor
         if anchor is None:
             return float(self.config.arrival_soc_pct)
@@ -251,7 +251,7 @@ class Session:
 
     def soc_source(self, at: datetime) -> str:
         """ "sensor" (read now), "estimate", "stale" (anchor too old) or "assumed"."""
-        at = _utc(at, "at")
+        at = as_utc(at, "at")
         anchor = self._s.anchor
         if anchor is None or not anchor.from_sensor:
             return SOURCE_ASSUMED
@@ -262,7 +262,7 @@ class Session:
         return SOURCE_ESTIMATE
 
     def boost_active(self, at: datetime) -> bool:
-        at = _utc(at, "at")
+        at = as_utc(at, "at")
         s = self._s
         if not s.plugged:
             return False
@@ -278,10 +278,10 @@ class Session:
         A new departure time takes effect at once for the car plugged in: the next time
         the clock shows it, at least 15 minutes after `at`.
         """
-        at = _utc(at, "at")
+        at = as_utc(at, "at")
         known = {f.name for f in fields(Settings)}
         for key in changes:
-            _require(key in known, key, "is not a setting")
+            require(key in known, key, "is not a setting")
         new = replace(self.settings, **changes)
         departure_changed = new.departure != self.settings.departure
         self.settings = new
@@ -295,16 +295,16 @@ class Session:
         self, at: datetime, *, kwh: float | None = None, until: datetime | None = None
     ) -> None:
         """Charge at full power now: until `kwh` more are delivered, or until a time."""
-        at = _utc(at, "at")
-        _require(self._s.plugged, "boost", "needs the car plugged in")
-        _require((kwh is None) != (until is None), "boost", "give kwh or until, one of them")
+        at = as_utc(at, "at")
+        require(self._s.plugged, "boost", "needs the car plugged in")
+        require((kwh is None) != (until is None), "boost", "give kwh or until, one of them")
         if kwh is not None:
-            _require(_positive(kwh), "kwh", "must be a number above 0")
+            require(_positive(kwh), "kwh", "must be a number above 0")
             self._s.boost_kwh_left, self._s.boost_until = float(kwh), None
         else:
             assert until is not None
-            end = _utc(until, "until")
-            _require(end > at, "until", "must be after now")
+            end = as_utc(until, "until")
+            require(end > at, "until", "must be after now")
             self._s.boost_kwh_left, self._s.boost_until = None, end
 
     def cancel_boost(self) -> None:
@@ -422,10 +422,10 @@ class Session:
             return session
         session.settings = _settings_from(raw.get("settings"))
         s = session._s
-        s.last_at = _dt(raw.get("last_at"))
+        s.last_at = parse_instant(raw.get("last_at"))
         s.meter_kwh = _nonneg(raw.get("meter_kwh"))
-        s.meter_at = _dt(raw.get("meter_at"))
-        s.meter_before = _dt(raw.get("meter_before"))
+        s.meter_at = parse_instant(raw.get("meter_at"))
+        s.meter_before = parse_instant(raw.get("meter_before"))
         if s.meter_kwh is None or s.meter_at is None:
             s.meter_kwh = s.meter_at = s.meter_before = None
         elif s.meter_before is None or s.meter_before > s.meter_at:
@@ -434,14 +434,14 @@ class Session:
         s.energy_kwh = _nonneg(raw.get("energy_kwh")) or 0.0
         s.anchor = _anchor_from(raw.get("soc_anchor"))
         s.soc_live = raw.get("soc_live") is True and s.anchor is not None
-        plugged_at = _dt(raw.get("plugged_at"))
+        plugged_at = parse_instant(raw.get("plugged_at"))
         if raw.get("plugged") is True and plugged_at is not None:
             s.plugged, s.plugged_at = True, plugged_at
             s.pending_kwh = _nonneg(raw.get("pending_kwh")) or 0.0
-            s.departure = _dt(raw.get("departure"))
-            s.disconnected_since = _dt(raw.get("disconnected_since"))
+            s.departure = parse_instant(raw.get("departure"))
+            s.disconnected_since = parse_instant(raw.get("disconnected_since"))
             s.boost_kwh_left = _positive_or_none(raw.get("boost_kwh_left"))
-            s.boost_until = _dt(raw.get("boost_until"))
+            s.boost_until = parse_instant(raw.get("boost_until"))
             if s.boost_kwh_left is not None:
                 s.boost_until = None  # one boost at a time
         return session
@@ -587,7 +587,7 @@ def next_departure(
     hour: int, minute: int, at: datetime, zone: tzinfo, lead: timedelta = DEPARTURE_LEAD
 ) -> datetime:
     """The next instant (UTC) the local clock shows hour:minute, at least `lead` after `at`."""
-    at = _utc(at, "at")
+    at = as_utc(at, "at")
     day = at.astimezone(zone).date()
     while True:
         candidate = wall_clock_instant(day, hour, minute, zone)
@@ -599,12 +599,12 @@ def next_departure(
 # --- helpers --------------------------------------------------------------------------
 
 
-def _require(ok: bool, name: str, rule: str) -> None:
+def require(ok: bool, name: str, rule: str) -> None:
     if not ok:
         raise ValueError(f"{name}: {rule}")
 
 
-def _float(value: object) -> float | None:
+def finite_float(value: object) -> float | None:
     """A finite number as a float (bools are not numbers here), else None."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
@@ -612,21 +612,21 @@ def _float(value: object) -> float | None:
 
 
 def _finite(value: object) -> bool:
-    return _float(value) is not None
+    return finite_float(value) is not None
 
 
 def _positive(value: object) -> bool:
-    number = _float(value)
+    number = finite_float(value)
     return number is not None and number > 0
 
 
 def _percent(value: object) -> bool:
-    number = _float(value)
+    number = finite_float(value)
     return number is not None and 0 <= number <= 100
 
 
-def _utc(at: datetime, name: str) -> datetime:
-    _require(isinstance(at, datetime) and at.utcoffset() is not None, name, "must be aware")
+def as_utc(at: datetime, name: str) -> datetime:
+    require(isinstance(at, datetime) and at.utcoffset() is not None, name, "must be aware")
     return at.astimezone(UTC)
 
 
@@ -642,13 +642,13 @@ def _clean(
     reading: Reading,
 ) -> tuple[bool | None, float | None, float | None, float | None]:
     connected = reading.connected if isinstance(reading.connected, bool) else None
-    meter = _float(reading.meter_kwh)
+    meter = finite_float(reading.meter_kwh)
     if meter is not None and meter < 0:
         meter = None
-    power = _float(reading.power_kw)
+    power = finite_float(reading.power_kw)
     if power is not None:
         power = max(power, 0.0)
-    soc = _float(reading.soc_pct) if _percent(reading.soc_pct) else None
+    soc = finite_float(reading.soc_pct) if _percent(reading.soc_pct) else None
     return connected, meter, power, soc
 
 
@@ -656,7 +656,7 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _dt(value: object) -> datetime | None:
+def parse_instant(value: object) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
@@ -667,12 +667,12 @@ def _dt(value: object) -> datetime | None:
 
 
 def _nonneg(value: object) -> float | None:
-    number = _float(value)
+    number = finite_float(value)
     return number if number is not None and number >= 0 else None
 
 
 def _positive_or_none(value: object) -> float | None:
-    number = _float(value)
+    number = finite_float(value)
     return number if number is not None and number > 0 else None
 
 
@@ -696,7 +696,8 @@ def _settings_from(raw: object) -> Settings:
 def _anchor_from(raw: object) -> _Anchor | None:
     if not isinstance(raw, dict):
         return None
-    value, at, energy = _float(raw.get("value")), _dt(raw.get("at")), _nonneg(raw.get("energy_kwh"))
+    value = finite_float(raw.get("value"))
+    at, energy = parse_instant(raw.get("at")), _nonneg(raw.get("energy_kwh"))
     if value is None or not 0 <= value <= 100 or at is None or energy is None:
         return None
     return _Anchor(value, at, energy, from_sensor=raw.get("from_sensor") is True)
@@ -709,6 +710,10 @@ __all__ = [
     "Session",
     "SessionConfig",
     "Settings",
+    "as_utc",
+    "finite_float",
     "next_departure",
+    "parse_instant",
+    "require",
     "wall_clock_instant",
 ]
