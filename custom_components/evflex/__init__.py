@@ -8,9 +8,9 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .charger import create_driver
-from .const import CONF_START_DELAY, DEFAULT_START_DELAY_S, DOMAIN
+from .const import DOMAIN
 from .coordinator import EvflexConfigEntry, EvflexCoordinator
-from .executor import PlanExecutor
+from .home import Home
 from .services import async_setup_services
 from .store import EvflexStore
 
@@ -27,15 +27,32 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> bo
     config = {**entry.data, **entry.options}
     store = EvflexStore(hass, entry.entry_id)
     persisted = await store.async_load()
-    driver = create_driver(hass, config, persisted.sim_soc)
-    delay = float(config.get(CONF_START_DELAY, DEFAULT_START_DELAY_S))
-    executor = PlanExecutor(driver, seed=entry.entry_id, max_delay_s=delay)
-    coordinator = EvflexCoordinator(hass, entry, driver, store, executor)
+    driver = create_driver(hass, config, persisted.get("sim_soc"))
+    coordinator = EvflexCoordinator(hass, entry, Home(hass, entry, config, driver, store))
     await coordinator.async_setup()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
+    return True
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> bool:
+    """1.1 kept a full copy of the settings in options, which hid a reconfigured charger."""
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:
+        from .config_flow import charger_id, split
+
+        merged = {k: v for k, v in {**entry.data, **entry.options}.items() if v is not None}
+        data, options = split(merged)
+        hass.config_entries.async_update_entry(
+            entry,
+            data=data,
+            options=options,
+            unique_id=charger_id(hass, data, entry.title),
+            minor_version=2,
+        )
     return True
 
 
@@ -46,10 +63,7 @@ async def _async_reload(hass: HomeAssistant, entry: EvflexConfigEntry) -> None:
 async def async_unload_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> bool:
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
-        coordinator = entry.runtime_data
-        coordinator.persist_driver()
-        await coordinator.store.async_save()
-        await coordinator.driver.async_close()
+        await entry.runtime_data.home.async_unload()
     return unloaded
 
 

@@ -191,6 +191,19 @@ class Accounts:
         m.closed_cost += session.cost
         return baseline - session.cost
 
+    def open_savings(
+        self, *, plugged_at: datetime, prices: Sequence[Price], max_kw: float
+    ) -> float | None:
+        """What the session in progress has saved so far against charging its energy so
+        far at full power from plug-in; None when some of it had no price."""
+        session = self._open
+        if not session.complete:
+            return None
+        baseline = baseline_cost(
+            as_utc(plugged_at, "plugged_at"), session.energy_kwh, max_kw, prices
+        )
+        return None if baseline is None else baseline - session.cost
+
     # --- persistence ---
 
     def to_dict(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import voluptuous as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector as sel
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
@@ -41,6 +42,7 @@ from .const import (
     CONF_PEAK_PRICE,
     CONF_PHASES,
     CONF_POWER_SENSOR,
+    CONF_PREFERENCE,
     CONF_PRESET,
     CONF_PRICE_SENSOR,
     CONF_PV_FORECAST,
@@ -60,7 +62,9 @@ from .const import (
     DEFAULT_START_DELAY_S,
     DEFAULT_VOLTAGE,
     DOMAIN,
+    PREFERENCES,
     SOURCE_ENTITIES,
+    SOURCE_SIMULATED,
     TARIFF_KINDS,
     TARIFF_PRESET,
 )
@@ -187,6 +191,7 @@ def grid_schema(d: Data) -> vol.Schema:
             _optional(CONF_IMPORT_LIMIT, d): _number(1, 1000, 0.1, "kW"),
             _optional(CONF_EXPORT_LIMIT, d): _number(0, 1000, 0.1, "kW"),
             _required(CONF_START_DELAY, d, DEFAULT_START_DELAY_S): _number(0, 1800, 1, "s"),
+            _required(CONF_PREFERENCE, d, PREFERENCES[0]): _choice(list(PREFERENCES), "preference"),
             _optional(CONF_REMOTE_URL, d): sel.TextSelector(
                 sel.TextSelectorConfig(type=sel.TextSelectorType.URL)
             ),
@@ -215,9 +220,52 @@ async def validate_charger(hass: HomeAssistant, d: Data) -> Errors:
         ):
             if not _entity_exists(hass, d.get(key)):
                 errors[key] = "entity_not_found"
+        if not d.get(CONF_SWITCH) and _cannot_stop(hass, d.get(CONF_CURRENT)):
+            errors[CONF_CURRENT] = "cannot_stop"
     if float(d[CONF_MIN_CURRENT]) > float(d[CONF_MAX_CURRENT]):
         errors[CONF_MIN_CURRENT] = "min_above_max"
     return errors
+
+
+def _cannot_stop(hass: HomeAssistant, entity_id: str | None) -> bool:
+    """A current number that cannot be set to 0 (many refuse below 6 A) cannot stop the car."""
+    state = hass.states.get(entity_id) if entity_id else None
+    if state is None:
+        return False
+    try:
+        return float(state.attributes.get("min", 0)) > 0
+    except (TypeError, ValueError):
+        return False
+
+
+CHARGER_KEYS = (
+    CONF_CHARGER_SOURCE,
+    CONF_SWITCH,
+    CONF_CURRENT,
+    CONF_POWER_SENSOR,
+    CONF_ENERGY_SENSOR,
+    CONF_STATUS_SENSOR,
+    CONF_PHASES,
+    CONF_VOLTAGE,
+    CONF_MIN_CURRENT,
+    CONF_MAX_CURRENT,
+)
+
+
+def split(values: Data) -> tuple[Data, Data]:
+    """(data, options): the charger is the entry's data; everything else is an option."""
+    data = {k: v for k, v in values.items() if k in CHARGER_KEYS}
+    options = {k: v for k, v in values.items() if k not in CHARGER_KEYS and k != CONF_NAME}
+    return data, options
+
+
+def charger_id(hass: HomeAssistant, values: Data, name: str) -> str:
+    """The entry's unique id: the charger itself (its control entity), not a typed name."""
+    if values.get(CONF_CHARGER_SOURCE) == SOURCE_SIMULATED:
+        return f"simulated_{name.strip().lower()}"
+    entity_id = values.get(CONF_SWITCH) or values.get(CONF_CURRENT)
+    registered = er.async_get(hass).async_get(entity_id) if entity_id else None
+    return f"entity_{registered.id if registered else entity_id}"
 
 
 async def validate_vehicle(hass: HomeAssistant, d: Data) -> Errors:
@@ -374,6 +422,7 @@ OPTION_STEPS = ALL_STEPS[1:]
 
 class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
     VERSION = 1
+    MINOR_VERSION = 2  # 1.2: the charger in data, everything else in options
 
     def __init__(self) -> None:
         self.values: Data = {}
@@ -387,8 +436,6 @@ class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
 
     async def async_step_user(self, user_input: Data | None = None) -> ConfigFlowResult:
         if user_input is not None:
-            await self.async_set_unique_id(user_input[CONF_NAME].strip().lower())
-            self._abort_if_unique_id_configured()
             self.values = dict(user_input)
             return await self.async_step_charger()
         return self.async_show_form(
@@ -421,12 +468,31 @@ class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
             ),
         )
 
+    async def _next(self, done: str) -> ConfigFlowResult:
+        if done == "charger" and self._reconfiguring is None:
+            # The same charger cannot be added twice (whatever it is called).
+            await self.async_set_unique_id(
+                charger_id(self.hass, self.values, self.values[CONF_NAME])
+            )
+            self._abort_if_unique_id_configured()
+        return await super()._next(done)
+
     async def _finish(self) -> ConfigFlowResult:
-        if self._reconfiguring is not None:
-            self.hass.config_entries.async_update_entry(self._reconfiguring, data=self.values)
+        entry = self._reconfiguring
+        if entry is not None:
+            data, _ = split(self.values)
+            unique_id = charger_id(self.hass, data, entry.title)
+            if any(
+                e.unique_id == unique_id and e.entry_id != entry.entry_id
+                for e in self.hass.config_entries.async_entries(DOMAIN)
+            ):
+                return self.async_abort(reason="already_configured")
+            # The update listener reloads the entry: the new charger runs at once.
+            self.hass.config_entries.async_update_entry(entry, data=data, unique_id=unique_id)
             return self.async_abort(reason="reconfigure_successful")
-        title = self.values.pop(CONF_NAME)
-        return self.async_create_entry(title=title, data=self.values)
+        title = self.values[CONF_NAME]
+        data, options = split(self.values)
+        return self.async_create_entry(title=title, data=data, options=options)
 
 
 class EvflexOptionsFlow(StepsMixin, OptionsFlow):
@@ -439,6 +505,5 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
         return await self.async_step_vehicle()
 
     async def _finish(self) -> ConfigFlowResult:
-        # Options override data; a cleared optional field must override it with None.
-        cleared = {k: None for k in self.config_entry.data if k not in self.values}
-        return self.async_create_entry(data={**cleared, **self.values})
+        _, options = split(self.values)  # options only: the charger stays the entry's data
+        return self.async_create_entry(data=options)

@@ -51,6 +51,8 @@ CONF_IMPORT_LIMIT: Final = "import_limit_kw"
 CONF_EXPORT_LIMIT: Final = "export_limit_kw"
 CONF_START_DELAY: Final = "max_start_delay_s"
 CONF_REMOTE_URL: Final = "remote_url"
+CONF_PREFERENCE: Final = "charging_preference"
+PREFERENCES: Final = ("grid_friendly", "as_early_as_possible")
 
 DEFAULT_VOLTAGE: Final = 230
 DEFAULT_PHASES: Final = 1
@@ -76,3 +78,4 @@ EVENT_CHARGING_STOPPED: Final = f"{DOMAIN}_charging_stopped"
 
 ISSUE_CHARGER_UNREACHABLE: Final = "charger_unreachable"
 ISSUE_OPTIMIZER_FAILED: Final = "optimizer_failed"
+ISSUE_PRICES_UNKNOWN: Final = "prices_unknown"

@@ -19,7 +19,7 @@ class EvflexEntity(CoordinatorEntity[EvflexCoordinator]):
         entry = coordinator.config_entry
         self._attr_unique_id = f"{entry.entry_id}_{description.key}"
         self._attr_translation_key = description.translation_key or description.key
-        simulated = coordinator.config.get(CONF_CHARGER_SOURCE) == SOURCE_SIMULATED
+        simulated = coordinator.home.config.get(CONF_CHARGER_SOURCE) == SOURCE_SIMULATED
         self._attr_device_info = DeviceInfo(
             identifiers={(DOMAIN, entry.entry_id)},
             name=entry.title,

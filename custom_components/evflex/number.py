@@ -46,10 +46,10 @@ class EvflexSocNumber(EvflexControlEntity, NumberEntity):
 
     @property
     def native_value(self) -> float:
-        return float(getattr(self.coordinator.store.data.session, self.entity_description.field))
+        return float(getattr(self.coordinator.home.session.settings, self.entity_description.field))
 
     async def async_set_native_value(self, value: float) -> None:
-        session = self.coordinator.store.data.session
+        session = self.coordinator.home.session.settings
         field = self.entity_description.field
         target = value if field == "target_soc" else session.target_soc
         minimum = value if field == "min_soc" else session.min_soc

@@ -26,7 +26,7 @@ async def async_setup_entry(
 class EvflexMode(EvflexControlEntity, SelectEntity):
     @property
     def current_option(self) -> str:
-        return self.coordinator.store.data.session.mode
+        return self.coordinator.home.session.settings.mode
 
     async def async_select_option(self, option: str) -> None:
         await async_update_session(self.coordinator, mode=option)

@@ -25,9 +25,9 @@ from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.util import dt as dt_util
 
 from .const import CONF_PV_POWER, CONF_TARIFF_KIND, TARIFF_SENSOR
-from .coordinator import EvflexConfigEntry, EvflexCoordinator, EvflexData, baseline_cost
+from .controller import slot_at
+from .coordinator import EvflexConfigEntry, EvflexCoordinator, EvflexData
 from .entity import EvflexEntity
-from .executor import slot_at
 from .status import REASONS
 
 # Read-only: every value comes from the coordinator.
@@ -41,6 +41,7 @@ class EvflexSensorDescription(SensorEntityDescription):
     value_fn: Callable[[EvflexCoordinator, EvflexData], Value]
     attrs_fn: Callable[[EvflexCoordinator, EvflexData], dict[str, Any]] | None = None
     exists_fn: Callable[[EvflexCoordinator], bool] = lambda _: True
+    last_reset_fn: Callable[[EvflexCoordinator], datetime | None] | None = None
     currency: str | None = None  # "price": <currency>/kWh; "total": <currency>
 
 
@@ -103,23 +104,21 @@ def _surplus(_: EvflexCoordinator, data: EvflexData) -> float | None:
 def _grid(_: EvflexCoordinator, data: EvflexData) -> float | None:
     if data.house_kw is None and data.pv_kw is None:
         return None
-    return round((data.house_kw or 0.0) + data.charger.power_kw - (data.pv_kw or 0.0), 3)
+    ev = data.charger.power_kw or 0.0
+    return round((data.house_kw or 0.0) + ev - (data.pv_kw or 0.0), 3)
 
 
 def _savings(c: EvflexCoordinator, _: EvflexData) -> float:
-    counters = c.store.data.counters
-    open_session = baseline_cost(
-        counters.session_prices, counters.session_kwh, c.driver.limits.max_kw
-    )
-    return round(counters.baseline_cost + open_session - counters.cost, 4)
+    """The closed sessions' savings, and what the session in progress has saved so far."""
+    return round(c.home.accounts.savings + (c.home.open_savings() or 0.0), 4)
 
 
 def _share(key: str) -> Callable[[EvflexCoordinator, EvflexData], float | None]:
     def value(c: EvflexCoordinator, _: EvflexData) -> float | None:
-        counters = c.store.data.counters
-        if counters.energy_kwh <= 0:
+        accounts = c.home.accounts
+        if accounts.energy_kwh <= 0:
             return None
-        share: float = getattr(counters, key) / counters.energy_kwh
+        share: float = getattr(accounts, key) / accounts.energy_kwh
         return round(100 * share, 1)
 
     return value
@@ -129,9 +128,13 @@ def _power_sensor(
     key: str,
     value_fn: Callable[[EvflexCoordinator, EvflexData], Value],
     exists_fn: Callable[[EvflexCoordinator], bool] = lambda _: True,
+    *,
+    technical: bool = False,
 ) -> EvflexSensorDescription:
     return EvflexSensorDescription(
         key=key,
+        entity_category=EntityCategory.DIAGNOSTIC if technical else None,
+        entity_registry_enabled_default=not technical,
         device_class=SensorDeviceClass.POWER,
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfPower.KILO_WATT,
@@ -142,7 +145,7 @@ def _power_sensor(
 
 
 def _has_pv(c: EvflexCoordinator) -> bool:
-    return bool(c.config.get(CONF_PV_POWER))
+    return bool(c.home.config.get(CONF_PV_POWER))
 
 
 SENSORS: tuple[EvflexSensorDescription, ...] = (
@@ -154,12 +157,12 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         state_class=SensorStateClass.TOTAL_INCREASING,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        value_fn=lambda c, d: round(c.store.data.counters.session_kwh, 4),
+        value_fn=lambda c, d: round(c.home.session.energy_kwh, 4),
     ),
     EvflexSensorDescription(
         key="charger_status",
         device_class=SensorDeviceClass.ENUM,
-        options=["disconnected", "connected", "charging", "error"],
+        options=["disconnected", "connected", "charging", "error", "unknown"],
         value_fn=lambda c, d: d.charger.status,
     ),
     EvflexSensorDescription(
@@ -168,9 +171,12 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
         # What EVFlex offers the car now (the charger reports it only at the next reading).
         value_fn=lambda c, d: (
-            c.executor.written if c.executor.written is not None else d.charger.current_a
+            c.home.controller.written
+            if c.home.controller.written is not None
+            else d.charger.setpoint_a
         ),
     ),
     EvflexSensorDescription(
@@ -183,8 +189,8 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
     ),
     # PV and the site
     _power_sensor("pv_power", lambda c, d: _power(d.pv_kw), _has_pv),
-    _power_sensor("pv_surplus", _surplus, _has_pv),
-    _power_sensor("grid_power", _grid),
+    _power_sensor("pv_surplus", _surplus, _has_pv, technical=True),
+    _power_sensor("grid_power", _grid, technical=True),
     # The tariff
     EvflexSensorDescription(
         key="import_price",
@@ -195,6 +201,7 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
     ),
     EvflexSensorDescription(
         key="export_price",
+        entity_registry_enabled_default=False,
         state_class=SensorStateClass.MEASUREMENT,
         currency="price",
         suggested_display_precision=4,
@@ -202,16 +209,18 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
     ),
     EvflexSensorDescription(
         key="tou_period",
+        entity_registry_enabled_default=False,
         value_fn=lambda c, d: d.prices.period if d.prices else None,
-        exists_fn=lambda c: c.config.get(CONF_TARIFF_KIND) != TARIFF_SENSOR,
+        exists_fn=lambda c: c.home.config.get(CONF_TARIFF_KIND) != TARIFF_SENSOR,
     ),
     EvflexSensorDescription(
         key="next_cheap_start",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.TIMESTAMP,
         value_fn=lambda c, d: d.prices.cheap_start if d.prices else None,
     ),
     # The plan
-    _power_sensor("plan_power", _plan_now),
+    _power_sensor("plan_power", _plan_now, technical=True),
     EvflexSensorDescription(
         key="next_charging_start", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_next_start
     ),
@@ -233,6 +242,7 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
     ),
     EvflexSensorDescription(
         key="shortfall",
+        entity_registry_enabled_default=False,
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=1,
@@ -253,6 +263,7 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         currency="total",
         suggested_display_precision=2,
         value_fn=_savings,
+        last_reset_fn=lambda c: c.home.accounts.month_start,
     ),
     EvflexSensorDescription(
         key="offpeak_share",
@@ -307,6 +318,12 @@ class EvflexSensor(EvflexEntity, SensorEntity):
     @property
     def native_value(self) -> Value:
         return self.entity_description.value_fn(self.coordinator, self.coordinator.data)
+
+    @property
+    def last_reset(self) -> datetime | None:
+        if self.entity_description.last_reset_fn is None:
+            return None
+        return self.entity_description.last_reset_fn(self.coordinator)
 
     @property
     def extra_state_attributes(self) -> dict[str, Any] | None:

@@ -106,7 +106,7 @@ async def _get_plan(coordinator: EvflexCoordinator, data: dict[str, Any]) -> Ser
 
 
 async def _set_session(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
-    session = coordinator.store.data.session
+    session = coordinator.home.session.settings
     changes: dict[str, Any] = {k: data[k] for k in ("target_soc", "min_soc", "mode") if k in data}
     if isinstance(data.get("departure"), time):
         changes["departure"] = data["departure"].strftime("%H:%M")

@@ -6,17 +6,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .charger.base import ChargerState
-from .executor import Decision, slot_at
-from .store import Session
+from .controller import Decision, on_solar, slot_at
 
 if TYPE_CHECKING:
-    from .planning import PlanOutcome
+    from .home import Home
 
 REASONS = (
     "not_connected",
     "off",
     "boost",
     "fallback",
+    "prices_unknown",
     "target_reached",
     "target_at_risk",
     "limited_by_grid_signal",
@@ -29,24 +29,21 @@ REASONS = (
 )
 
 
-def plan_reason(
-    outcome: PlanOutcome,
-    state: ChargerState,
-    decision: Decision,
-    soc: float,
-    session: Session,
-    now: datetime,
-) -> str:
+def plan_reason(home: Home, state: ChargerState, decision: Decision, now: datetime) -> str:
+    settings = home.session.settings
+    outcome = home.planner.outcome
     if state.status == "error":
         return "charger_error"
-    if not state.connected:
+    if decision.reason == "unplugged":
         return "not_connected"
-    if session.mode == "off":
+    if decision.reason == "off":
         return "off"
     if decision.reason == "boost":
         return "boost"
-    if outcome.source in ("safe", "none"):
+    if outcome is None or outcome.source in ("safe", "none"):
         return "fallback"
+    if home.planner.note == "prices_unknown":
+        return "prices_unknown"
     response = outcome.response
     if response.get("status") == "target_unreachable":
         return "target_at_risk"
@@ -54,20 +51,19 @@ def plan_reason(
         return "start_delay"
     if decision.amps > 0:
         found = slot_at(response, now)
-        slot = found[1] if found else {}
         binding = response.get("summary", {}).get("binding", [])
         if any(b.startswith(("import_limit ", "ev_limit ")) for b in binding):
             return "limited_by_grid_signal"
-        if slot and (slot.get("pv_kw") or 0) >= float(slot.get("ev_kw", 0)) > 0:
+        if decision.reason == "solar" or (found and on_solar(found[1])):
             return "charging_on_solar"
         return "charging"
-    if soc >= session.target_soc - 0.05:
+    if home.session.soc_pct(now) >= settings.target_soc - 0.05:
         return "target_reached"
     upcoming = [
         s
         for s in response.get("slots", [])
         if s["ev_kw"] > 0 and datetime.fromisoformat(s["end"]) > now
     ]
-    if upcoming and (upcoming[0].get("pv_kw") or 0) >= upcoming[0]["ev_kw"]:
+    if upcoming and on_solar(upcoming[0]):
         return "waiting_for_solar"
     return "waiting_for_cheap_hours"

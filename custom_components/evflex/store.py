@@ -1,90 +1,55 @@
-"""What EVFlex remembers across restarts: the session settings, a boost, the counters."""
+"""What EVFlex remembers across restarts: the session and the month's accounts.
+
+Saved when something significant changes (a plug-in, a setting, a boost) and
+otherwise at most every few minutes, not every cycle (SD cards wear out). The
+version-1 layout (settings and counters of the first releases) is migrated.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 
-from .const import DEFAULT_DEPARTURE, DEFAULT_MIN_SOC, DEFAULT_TARGET_SOC, DOMAIN
+from .const import DOMAIN
 
-STORAGE_VERSION = 1
+STORAGE_VERSION = 2
 SAVE_DELAY_S = 10
 
 
-@dataclass
-class Session:
-    departure: str = DEFAULT_DEPARTURE  # HH:MM, the next one is meant
-    target_soc: float = DEFAULT_TARGET_SOC
-    min_soc: float = DEFAULT_MIN_SOC
-    mode: str = "smart"
-    boost_until: str | None = None  # ISO time; boost by duration
-    boost_kwh: float | None = None  # boost by energy: kWh still to deliver
-
-
-@dataclass
-class Counters:
-    month: str = ""  # YYYY-MM the month counters belong to
-    energy_kwh: float = 0.0
-    offpeak_kwh: float = 0.0
-    pv_kwh: float = 0.0
-    cost: float = 0.0  # what the EV's energy cost this month
-    baseline_cost: float = 0.0  # what it would have cost charged on arrival (closed sessions)
-    last_energy: float | None = None  # the charger's counter at the last reading
-    session_kwh: float = 0.0  # energy this plug-in session
-    session_prices: list[float] = field(default_factory=list)  # from arrival, per slot
-    was_connected: bool = False
-
-
-@dataclass
-class Persisted:
-    session: Session = field(default_factory=Session)
-    counters: Counters = field(default_factory=Counters)
-    sim_soc: float | None = None  # the simulated car's SoC
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> Persisted:
-        if not raw:
-            return cls()
-        known_s = Session.__dataclass_fields__
-        known_c = Counters.__dataclass_fields__
-        return cls(
-            session=Session(**{k: v for k, v in raw.get("session", {}).items() if k in known_s}),
-            counters=Counters(**{k: v for k, v in raw.get("counters", {}).items() if k in known_c}),
-            sim_soc=raw.get("sim_soc"),
-        )
+class _Store(Store[dict[str, Any]]):
+    async def _async_migrate_func(
+        self, old_major_version: int, old_minor_version: int, old_data: dict[str, Any]
+    ) -> dict[str, Any]:
+        if old_major_version == 1:
+            settings = {
+                k: v
+                for k, v in (old_data.get("session") or {}).items()
+                if k in ("departure", "target_soc", "min_soc", "mode")
+            }
+            return {"session": {"settings": settings}, "sim_soc": old_data.get("sim_soc")}
+        return old_data
 
 
 class EvflexStore:
     def __init__(self, hass: HomeAssistant, entry_id: str) -> None:
-        self._store: Store[dict[str, Any]] = Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
-        self.data = Persisted()
+        self._store = _Store(hass, STORAGE_VERSION, f"{DOMAIN}.{entry_id}")
+        self.data: dict[str, Any] = {}
 
-    async def async_load(self) -> Persisted:
-        self.data = Persisted.from_dict(await self._store.async_load())
+    async def async_load(self) -> dict[str, Any]:
+        loaded = await self._store.async_load()
+        self.data = loaded if isinstance(loaded, dict) else {}
         return self.data
 
-    def schedule_save(self) -> None:
-        snapshot = self.data.to_dict()  # taken now: data_func may run in another thread
+    def save_soon(self, snapshot: dict[str, Any]) -> None:
+        """Save `snapshot` (taken now: the write may happen in another thread) shortly."""
+        self.data = snapshot
         self._store.async_delay_save(lambda: snapshot, SAVE_DELAY_S)
 
-    async def async_save(self) -> None:
-        await self._store.async_save(self.data.to_dict())
+    async def async_save(self, snapshot: dict[str, Any]) -> None:
+        self.data = snapshot
+        await self._store.async_save(snapshot)
 
     async def async_remove(self) -> None:
         await self._store.async_remove()
-
-
-def boost_active(session: Session, now: datetime) -> bool:
-    if session.boost_kwh is not None and session.boost_kwh > 0:
-        return True
-    if session.boost_until is None:
-        return False
-    until = datetime.fromisoformat(session.boost_until)
-    return now < until

@@ -22,7 +22,7 @@ from .const import (
     TARIFF_CUSTOM,
     TARIFF_PRESET,
 )
-from .inputs import Series, cover, flat, price_forecast, read_float
+from .inputs import Series, cover, flat, interval, price_forecast, read_float
 from .optimizer.tariffs import TouTariff, load_preset
 
 
@@ -35,6 +35,8 @@ class Prices:
     export_now: float | None
     period: str | None  # TOU period name now (None for a price sensor)
     cheap_start: datetime | None  # start of the next cheapest window
+    known_until: datetime | None = None  # a price sensor's forecast ends here (None: TOU)
+    unknown: bool = False  # no price at all: the sensor is unavailable and has no forecast
 
 
 def custom_tou(config: dict[str, Any], currency: str, timezone: str) -> TouTariff:
@@ -97,8 +99,17 @@ def prices(
             cheap_start=tou.cheapest_window(start)[0],
         )
     forecast, price_now = price_forecast(hass, config[CONF_PRICE_SENSOR])
-    default = price_now if price_now is not None else 0.0
-    imports = cover(forecast, start, end, default)
+    known = [i for i in forecast if datetime.fromisoformat(i["end"]) > start]
+    if price_now is not None and not known:
+        known = [interval(start, start + timedelta(minutes=15), price_now)]
+    known_until = datetime.fromisoformat(known[-1]["end"]) if known else start
+    # Past the forecast: the dearest known price, so the plan goes there only if it must.
+    dearest = max((float(i["value"]) for i in known), default=0.0)
+    imports = cover(known, start, end, price_now if price_now is not None else dearest)
+    imports = [
+        i if datetime.fromisoformat(i["start"]) < known_until else {**i, "value": dearest}
+        for i in imports
+    ]
     export_now = read_float(hass, config.get(CONF_EXPORT_SENSOR)) or float(
         config.get(CONF_EXPORT_PRICE) or 0.0
     )
@@ -109,7 +120,9 @@ def prices(
         now=price_now,
         export_now=export_now,
         period=None,
-        cheap_start=_cheapest_start(imports, start + timedelta(hours=24)),
+        cheap_start=_cheapest_start(imports, min(known_until, start + timedelta(hours=24))),
+        known_until=known_until,
+        unknown=not known,
     )
 
 

@@ -27,7 +27,7 @@ async def async_setup_entry(
 class EvflexDeparture(EvflexControlEntity, TimeEntity):
     @property
     def native_value(self) -> time:
-        return time.fromisoformat(self.coordinator.store.data.session.departure)
+        return time.fromisoformat(self.coordinator.home.session.settings.departure)
 
     async def async_set_value(self, value: time) -> None:
         await async_update_session(self.coordinator, departure=value.strftime("%H:%M"))

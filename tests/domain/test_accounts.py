@@ -150,10 +150,25 @@ def test_savings_against_full_power_from_plug_in() -> None:
         max_kw=7.0,
     )
     assert saved == pytest.approx(4.234)
+    assert accounts.open_savings(plugged_at=at(SHANGHAI, 1, 13, 18), prices=[], max_kw=7.0) == 0
     assert accounts.baseline_cost == pytest.approx(7.404)
     assert accounts.closed_cost == pytest.approx(3.17)
     assert accounts.savings == pytest.approx(4.234)
     assert accounts.sessions == 1
+
+
+def test_savings_of_the_session_in_progress() -> None:
+    """10 kWh so far in the valley (3.07); at full power (7 kW) from 18:00 they would
+    have been bought in the peak: 10 x 0.617 = 6.17; saved so far 6.17 - 3.07 = 3.10.
+    Nothing closed yet; a kWh without a price leaves the figure unknown."""
+    accounts = Accounts(SHANGHAI)
+    accounts.add(10.0, at(SHANGHAI, 1, 12, 23), import_price=VALLEY, export_price=0.05)
+    plugged = at(SHANGHAI, 1, 12, 18)
+    so_far = accounts.open_savings(plugged_at=plugged, prices=shanghai_tou(12), max_kw=7.0)
+    assert so_far == pytest.approx(3.10)
+    assert accounts.savings == 0
+    accounts.add(1.0, at(SHANGHAI, 1, 12, 23, 30), import_price=None, export_price=None)
+    assert accounts.open_savings(plugged_at=plugged, prices=shanghai_tou(12), max_kw=7.0) is None
 
 
 def test_a_baseline_across_a_price_boundary() -> None:

@@ -4,18 +4,16 @@ Control: a switch (start/stop) and/or a number holding the current (A) or the po
 (W, kW). Optional sensors: power, energy, and a status whose text is mapped to
 connected/charging by the vocabulary those integrations use; an unknown status
 counts as connected, so a car is never left uncharged for a word we do not know.
-Without an energy sensor the energy is integrated from the power sensor, or from
-the setpoint while charging (an estimate, for the SoC when no SoC sensor is set).
+What is not configured (or unavailable now) reads as unknown (None): the session
+integrates power only for a charger that has no energy meter at all, and a charger
+without a status sensor cannot say whether a car is plugged in.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from homeassistant.const import STATE_ON, STATE_UNAVAILABLE, STATE_UNKNOWN, UnitOfPower
 from homeassistant.core import HomeAssistant, State
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.util import dt as dt_util
 
 from .base import ChargerDriver, ChargerError, ChargerLimits, ChargerState
 
@@ -53,9 +51,6 @@ class EntityCharger(ChargerDriver):
         status: str | None = None,
     ) -> None:
         super().__init__(limits)
-        self._integrated_kwh = 0.0
-        self._last_read: datetime | None = None
-        self._last_kw = 0.0
         self.hass = hass
         self.switch, self.current = switch, current
         self.power, self.energy, self.status = power, energy, status
@@ -79,50 +74,41 @@ class EntityCharger(ChargerDriver):
         except ValueError:
             return None
 
+    @property
+    def has_meter(self) -> bool:
+        return self.energy is not None
+
     async def async_read(self) -> ChargerState:
-        switched_on = True
+        enabled: bool | None = None
         if self.switch:
             switch = self._state(self.switch, required=True)
-            switched_on = switch is not None and switch.state == STATE_ON
-        setpoint = 0.0
+            enabled = switch is not None and switch.state == STATE_ON
+        setpoint: float | None = None
         if self.current:
             self._state(self.current, required=True)
             read = self._number(self.current)
-            setpoint = self._to_amps(*read) if read else 0.0
-        if not switched_on:
-            setpoint = 0.0
-        power_kw = 0.0
+            setpoint = self._to_amps(*read) if read else None
+        power_kw: float | None = None
         if (power := self._number(self.power)) is not None:
-            power_kw = to_kw(*power)
+            power_kw = max(to_kw(*power), 0.0)
         connected, status = self._status(power_kw)
-        if self.power is None and connected and setpoint > 0:
-            power_kw = self.limits.kw(setpoint)  # no meter: assume the car takes the offer
         energy = self._number(self.energy)
-        energy_kwh = (
-            energy[0] * ENERGY_TO_KWH.get(energy[1], 1.0) if energy else self._integrate(power_kw)
-        )
-        charging = status == "charging" or (power_kw > 0.05 and connected)
+        charging = status == "charging" or (power_kw is not None and power_kw > 0.05)
         return ChargerState(
             connected=connected,
-            charging=charging,
-            power_kw=max(power_kw, 0.0),
-            energy_kwh=energy_kwh,
-            current_a=setpoint,
-            status="charging" if charging and status != "error" else status,
+            charging=charging and connected is not False,
+            power_kw=power_kw,
+            energy_kwh=energy[0] * ENERGY_TO_KWH.get(energy[1], 1.0) if energy else None,
+            setpoint_a=setpoint,
+            enabled=enabled,
+            status="charging" if charging and status not in ("error", "disconnected") else status,
         )
 
-    def _integrate(self, power_kw: float) -> float:
-        """kWh from the power at the previous reading, held until now."""
-        now = dt_util.utcnow()
-        if self._last_read is not None:
-            self._integrated_kwh += self._last_kw * (now - self._last_read).total_seconds() / 3600
-        self._last_read, self._last_kw = now, power_kw
-        return self._integrated_kwh
-
-    def _status(self, power_kw: float) -> tuple[bool, str]:
+    def _status(self, power_kw: float | None) -> tuple[bool | None, str]:
+        """(connected, status) from the status sensor; None: no sensor (or it is unavailable)."""
         state = self._state(self.status, required=False) if self.status else None
         if state is None:
-            return True, "charging" if power_kw > 0.05 else "connected"
+            return None, "unknown"
         word = state.state.strip().lower().replace(" ", "_")
         if word in DISCONNECTED:
             return False, "disconnected"

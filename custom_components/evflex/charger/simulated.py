@@ -63,7 +63,8 @@ class SimulatedCharger(ChargerDriver):
             charging=kw > 0,
             power_kw=kw,
             energy_kwh=self.energy_kwh,
-            current_a=self.current_a,
+            setpoint_a=self.current_a,
+            enabled=None,
             status=status,
             soc_pct=round(self.soc_pct, 3),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Generator
 from datetime import datetime
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import PropertyMock, patch
 
 import pytest
 from freezegun.api import FrozenDateTimeFactory
@@ -35,6 +35,17 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load custom_components/evflex."""
 
 
+@pytest.fixture(autouse=True)
+def all_entities_enabled() -> Generator[None]:
+    """Technical entities are disabled by default; the tests read them all."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield
+
+
 @pytest.fixture
 async def shanghai(hass: HomeAssistant) -> None:
     await hass.config.async_set_time_zone("Asia/Shanghai")
@@ -54,7 +65,7 @@ def make_entry(**changes: Any) -> MockConfigEntry:
         domain=DOMAIN,
         title="Garage",
         data={**SIM_DATA, **changes},
-        unique_id="garage",
+        unique_id="simulated_garage",
         entry_id="garage-entry",
     )
 

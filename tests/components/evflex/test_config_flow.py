@@ -64,17 +64,18 @@ async def test_simulated_with_preset(hass: HomeAssistant) -> None:
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Garage"
-    assert result["data"] == {
-        "charger_source": "simulated",
-        **CHARGER_LIMITS,
-        "phases": 3,
+    # The charger is the entry's data; everything else is an option (the options flow
+    # changes options only, so a reconfigured charger is never hidden by a copy).
+    assert result["data"] == {"charger_source": "simulated", **CHARGER_LIMITS, "phases": 3}
+    assert result["options"] == {
         **VEHICLE,
         "tariff_kind": "preset",
         "preset": "shanghai_residential_tou",
         **GRID,
+        "charging_preference": "grid_friendly",
         "import_limit_kw": 7.0,
     }
-    assert result["result"].unique_id == "garage"
+    assert result["result"].unique_id == "simulated_garage"
 
 
 async def test_entities_with_custom_tariff_and_every_error(
@@ -134,7 +135,7 @@ async def test_entities_with_custom_tariff_and_every_error(
         ("grid", GRID),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    data = result["data"]
+    data = {**result["data"], **result["options"]}
     assert data["switch_entity"] == "switch.wallbox"
     assert data["pv_power_entity"] == "sensor.pv_power"
     assert data["offpeak_end"] == "07:00:00"
@@ -167,7 +168,7 @@ async def test_price_sensor_errors(hass: HomeAssistant, sensors: None) -> None:
         ("grid", GRID),
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"]["price_entity"] == "sensor.nordpool"
+    assert result["options"]["price_entity"] == "sensor.nordpool"
 
 
 async def test_remote_url_is_checked(hass: HomeAssistant, companion: str) -> None:
@@ -193,14 +194,38 @@ async def test_remote_url_is_checked(hass: HomeAssistant, companion: str) -> Non
         result["flow_id"], {**GRID, "remote_url": companion}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["data"]["remote_url"] == companion
+    assert result["options"]["remote_url"] == companion
 
 
-async def test_same_name_aborts(hass: HomeAssistant) -> None:
+async def test_the_same_charger_twice_aborts(hass: HomeAssistant, sensors: None) -> None:
     make_entry().add_to_hass(hass)
     result = await _start(hass, "simulated")
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], CHARGER_LIMITS)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
+    # The unique id is the charger, not the typed name: another name does not help.
+    entry = MockConfigEntry(domain=DOMAIN, unique_id="entity_switch.wallbox", title="A")
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"name": "Another name", "charger_source": "entities"}
+    )
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {**CHARGER_LIMITS, "switch_entity": "switch.wallbox"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_a_charger_that_cannot_stop_is_refused(hass: HomeAssistant) -> None:
+    hass.states.async_set("number.wb_current", "16", {"unit_of_measurement": "A", "min": 6})
+    result = await hass.config_entries.flow.async_configure(
+        (await _start(hass, "entities"))["flow_id"],
+        {**CHARGER_LIMITS, "current_entity": "number.wb_current"},
+    )
+    assert result["errors"] == {"current_entity": "cannot_stop"}
 
 
 async def test_options_flow_changes_and_clears(
@@ -247,4 +272,5 @@ async def test_reconfigure_changes_the_charger(
     assert entry.data["charger_source"] == "entities"
     assert entry.data["switch_entity"] == "switch.wallbox"
     assert entry.data["phases"] == 1
-    assert entry.data["preset"] == "shanghai_residential_tou"  # the rest is kept
+    assert entry.options["preset"] == "shanghai_residential_tou"  # the rest is kept
+    assert entry.unique_id == "entity_switch.wallbox"

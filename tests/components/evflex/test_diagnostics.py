@@ -25,11 +25,11 @@ async def test_diagnostics_redact_and_replay(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
-    assert diagnostics["entry"]["data"]["remote_url"] == "**REDACTED**"
+    assert diagnostics["entry"]["options"]["remote_url"] == "**REDACTED**"
     assert diagnostics["entry"]["title"] == "**REDACTED**"
     assert diagnostics["location"] == {"latitude": "**REDACTED**", "longitude": "**REDACTED**"}
     assert "secret" not in str(diagnostics)
-    assert diagnostics["session"]["target_soc"] == 80
+    assert diagnostics["session"]["settings"]["target_soc"] == 80
     assert diagnostics["charger"]["status"] == "connected"
     # The request in diagnostics plans the same again, anywhere.
     replay = plan(diagnostics["request"])

@@ -63,7 +63,7 @@ async def test_one_device_with_translated_entities(
 async def test_unreachable_charger_goes_unavailable_and_raises_a_repair(
     hass: HomeAssistant, entry: MockConfigEntry, freezer: FrozenDateTimeFactory
 ) -> None:
-    charger = entry.runtime_data.driver
+    charger = entry.runtime_data.home.driver
     assert isinstance(charger, SimulatedCharger)
     charger.reachable = False
     await advance(hass, freezer, 1)
@@ -71,13 +71,18 @@ async def test_unreachable_charger_goes_unavailable_and_raises_a_repair(
     assert hass.states.get("sensor.garage_plan_status").state == STATE_UNAVAILABLE
     # Settings stay usable: the user can still change the departure.
     assert hass.states.get("time.garage_departure").state == "07:30:00"
-    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"charger_unreachable_{entry.entry_id}")
+    # One failed read is not worth a repair; five minutes of them are.
+    issue_id = f"charger_unreachable_{entry.entry_id}"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
+    await advance(hass, freezer, 5)
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.translation_placeholders["error"] == "the simulated charger does not answer"
     assert issue.severity is ir.IssueSeverity.ERROR
     charger.reachable = True
     await advance(hass, freezer, 1)
     assert hass.states.get("sensor.garage_plan_status").state == "waiting_for_cheap_hours"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
     assert (
         ir.async_get(hass).async_get_issue(DOMAIN, f"charger_unreachable_{entry.entry_id}") is None
     )
