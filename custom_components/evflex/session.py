@@ -568,19 +568,15 @@ def wall_clock_instant(day: date, hour: int, minute: int, zone: tzinfo) -> datet
     # In a gap: the two folds give the instants on either side of it; the first valid
     # instant is the earliest whose wall clock reads at least `naive` (seconds suffice).
     other = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    lo, hi = min(first, other), max(first, other)
-    if _wall(lo, zone) >= naive:
-        return lo
-    while hi - lo > timedelta(seconds=1):
-        mid = lo + (hi - lo) / 2
-        mid = mid.replace(microsecond=0)
-        if mid <= lo:
-            break
-        if _wall(mid, zone) >= naive:
+    # Invariant: the wall clock reads before `naive` at lo, at least `naive` at hi.
+    lo, hi = sorted((int(first.timestamp()), int(other.timestamp())))
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _wall(datetime.fromtimestamp(mid, UTC), zone) >= naive:
             hi = mid
         else:
             lo = mid
-    return hi
+    return datetime.fromtimestamp(hi, UTC)
 
 
 def next_departure(

@@ -176,8 +176,10 @@ def test_a_baseline_across_a_price_boundary() -> None:
     # the other 6.5 kWh at 0.307 = 1.9955; 5.389 in all.
     plugged = at(SHANGHAI, 1, 12, 21, 30)
     assert baseline_cost(plugged, 12.0, 11.0, shanghai_tou(12)) == pytest.approx(5.389)
-    # Prices from before the plug-in are skipped; nothing to charge costs nothing.
-    assert baseline_cost(plugged, 0.0, 11.0, []) == 0.0
+    # Prices from before the plug-in are skipped: plugged in at 09:00 on the 13th, the
+    # 12th's prices are history; 7 kW x 1 h at 0.617 = 4.319.
+    assert baseline_cost(at(SHANGHAI, 1, 13, 9), 7.0, 7.0, shanghai_tou(12)) == pytest.approx(4.319)
+    assert baseline_cost(plugged, 0.0, 11.0, []) == 0.0  # nothing to charge costs nothing
 
 
 def test_negative_prices_make_a_negative_cost() -> None:

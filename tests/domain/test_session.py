@@ -178,6 +178,20 @@ def test_from_dict_reads_bad_fields_as_defaults_and_never_raises() -> None:
     session = Session.from_dict(cfg, raw)
     assert session.plugged
     assert session.departure_at(utc(2026, 1, 12, 18)) == utc(2026, 1, 13, 6, 30)
+    assert session.observe(reading(utc(2026, 1, 12, 18))).events == frozenset()
+    assert session.to_dict()["departure"] == "2026-01-13T06:30:00+00:00"
+
+
+def test_a_clock_that_goes_back_adds_no_time() -> None:
+    """NTP steps the clock back 10 minutes: no energy for time that did not pass."""
+    session = Session(config(has_meter=False))
+    t0 = utc(2026, 1, 12, 17)
+    session.observe(reading(t0, power=11.0))
+    session.observe(reading(t0 + 10 * MIN, power=11.0))  # 11 x 5 min (the step cap)
+    assert session.observe(reading(t0, power=11.0)).delta_kwh == 0.0
+    assert session.observe(reading(t0 + 10 * MIN + S30, power=11.0)).delta_kwh == pytest.approx(
+        11 * 30 / 3600
+    )
 
 
 # --- departure ------------------------------------------------------------------------
