@@ -1,13 +1,25 @@
-"""The charger driver interface: read the state, set the current (0 stops)."""
+"""The charger driver interface: read the state back, set the current (0 stops).
+
+Every charger (Home Assistant entities, the simulator, Modbus TCP) is one
+`ChargerDriver`. A driver reports what it reads, and `None` for what it cannot
+read now; it never guesses (no power assumed from the setpoint, no energy
+integrated when a meter drops out): the session and the controller decide what an
+unknown value means.
+"""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 class ChargerError(Exception):
     """The charger cannot be read or commanded (unreachable, unavailable, refused)."""
+
+
+class SetpointRefused(ChargerError, ValueError):
+    """A setpoint outside {0} and [min, max]: refused before anything is written."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +47,32 @@ class ChargerLimits:
         exact = kw * 1000 / (self.voltage * self.phases)
         return float(min(self.max_current, max(self.min_current, int(exact + 1e-6))))
 
+    def check(self, amps: float) -> None:
+        """Refuse a setpoint that is neither 0 nor within [min, max] (IEC 61851: 6 A minimum)."""
+        if amps != 0 and not self.min_current <= amps <= self.max_current:
+            raise SetpointRefused(
+                f"setpoint {amps:g} A: must be 0 or between {self.min_current:g} and "
+                f"{self.max_current:g} A"
+            )
+
 
 @dataclass(frozen=True, slots=True)
 class ChargerState:
-    connected: bool  # a car is plugged in
-    charging: bool  # energy is flowing
-    power_kw: float
-    energy_kwh: float  # a counter that only grows (per session or lifetime)
-    current_a: float  # the present setpoint; 0 when stopped
-    status: str  # disconnected | connected | charging | error
+    connected: bool | None  # a car is plugged in; None: the charger cannot tell
+    charging: bool  # energy is flowing (or the charger says so)
+    power_kw: float | None  # measured; None: no power reading
+    energy_kwh: float | None  # the charger's counter (session or lifetime); None: none now
+    setpoint_a: float | None  # the current limit read back (0: stopped); None: not readable
+    enabled: bool | None  # charging allowed (a switch, an enable flag); None: no such control
+    status: str  # disconnected | connected | charging | error | unknown
     soc_pct: float | None = None  # when the charger (or simulator) knows the car's SoC
+    phase_currents_a: tuple[float, ...] = field(default=())
+
+    def offers(self) -> float | None:
+        """What the charger offers the car now, as read back (A); None when unknown."""
+        if self.enabled is False:
+            return 0.0
+        return self.setpoint_a
 
 
 class ChargerDriver(ABC):
@@ -53,13 +81,29 @@ class ChargerDriver(ABC):
     def __init__(self, limits: ChargerLimits) -> None:
         self.limits = limits
 
+    @property
+    def has_meter(self) -> bool:
+        """The charger has an energy counter (else the session integrates power)."""
+        return True
+
+    async def async_setup(self) -> None:  # noqa: B027 - optional for drivers
+        """Connect and program what the charger needs (safe current, watchdog)."""
+
     @abstractmethod
     async def async_read(self) -> ChargerState:
         """The charger's state now; raise ChargerError if it cannot be read."""
 
     @abstractmethod
     async def async_set_current(self, amps: float) -> None:
-        """Offer `amps` to the car (0: stop charging); raise ChargerError on failure."""
+        """Offer `amps` to the car (0: stop charging); raise ChargerError on failure.
+
+        `amps` is 0 or within the limits (`ChargerLimits.check`); a driver refuses
+        anything else before writing.
+        """
 
     async def async_close(self) -> None:  # noqa: B027 - optional for drivers
-        """Release connections (nothing by default)."""
+        """Release connections and leave the charger in its documented safe state."""
+
+    def diagnostics(self) -> dict[str, Any]:
+        """What the driver knows of the charger (model, firmware, last reads): redacted."""
+        return {}
