@@ -19,6 +19,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import selector as sel
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
+from .charger.modbus.flow import modbus_fields, validate_modbus
 from .const import (
     CHARGER_SOURCES,
     CONF_ARRIVAL_SOC,
@@ -51,6 +52,7 @@ from .const import (
     CONF_STATUS_SENSOR,
     CONF_SWITCH,
     CONF_TARIFF_KIND,
+    CONF_UNIT_ID,
     CONF_VOLTAGE,
     DEFAULT_ARRIVAL_SOC,
     DEFAULT_EFFICIENCY,
@@ -61,6 +63,7 @@ from .const import (
     DEFAULT_VOLTAGE,
     DOMAIN,
     SOURCE_ENTITIES,
+    SOURCE_MODBUS,
     TARIFF_KINDS,
     TARIFF_PRESET,
 )
@@ -117,6 +120,8 @@ def charger_schema(d: Data) -> vol.Schema:
             _optional(CONF_ENERGY_SENSOR, d): _entity("sensor", device_class="energy"),
             _optional(CONF_STATUS_SENSOR, d): _entity("sensor"),
         }
+    if d.get(CONF_CHARGER_SOURCE) == SOURCE_MODBUS:
+        fields |= modbus_fields(d)
     fields |= {
         _required(CONF_PHASES, d, str(DEFAULT_PHASES)): _choice(["1", "3"], "phases"),
         _required(CONF_VOLTAGE, d, DEFAULT_VOLTAGE): _number(100, 400, 1, "V"),
@@ -217,6 +222,8 @@ async def validate_charger(hass: HomeAssistant, d: Data) -> Errors:
                 errors[key] = "entity_not_found"
     if float(d[CONF_MIN_CURRENT]) > float(d[CONF_MAX_CURRENT]):
         errors[CONF_MIN_CURRENT] = "min_above_max"
+    if d.get(CONF_CHARGER_SOURCE) == SOURCE_MODBUS and not errors:
+        errors |= await validate_modbus(hass, d)  # connects: only once the rest is valid
     return errors
 
 
@@ -286,6 +293,7 @@ CLEARABLE = {
         CONF_POWER_SENSOR,
         CONF_ENERGY_SENSOR,
         CONF_STATUS_SENSOR,
+        CONF_UNIT_ID,
     ),
     "vehicle": (CONF_SOC_SENSOR,),
     "energy": (CONF_PV_POWER, CONF_PV_FORECAST, CONF_HOUSE_POWER),
@@ -397,7 +405,7 @@ class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
                 {
                     vol.Required(CONF_NAME, default="EVFlex"): sel.TextSelector(),
                     vol.Required(CONF_CHARGER_SOURCE, default=SOURCE_ENTITIES): _choice(
-                        list(CHARGER_SOURCES), "charger_source"
+                        [*CHARGER_SOURCES, SOURCE_MODBUS], "charger_source"
                     ),
                 }
             ),
@@ -416,7 +424,7 @@ class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
                 {
                     vol.Required(
                         CONF_CHARGER_SOURCE, default=entry.data[CONF_CHARGER_SOURCE]
-                    ): _choice(list(CHARGER_SOURCES), "charger_source")
+                    ): _choice([*CHARGER_SOURCES, SOURCE_MODBUS], "charger_source")
                 }
             ),
         )

@@ -76,3 +76,9 @@ EVENT_CHARGING_STOPPED: Final = f"{DOMAIN}_charging_stopped"
 
 ISSUE_CHARGER_UNREACHABLE: Final = "charger_unreachable"
 ISSUE_OPTIMIZER_FAILED: Final = "optimizer_failed"
+
+# Modbus TCP chargers (charger/modbus): host and port are HA's CONF_HOST / CONF_PORT.
+SOURCE_MODBUS: Final = "modbus"
+CONF_MODBUS_MODEL: Final = "modbus_model"
+CONF_UNIT_ID: Final = "unit_id"
+DEFAULT_MODBUS_PORT: Final = 502

@@ -11,7 +11,12 @@ import pytest
 from chargersim.charger import SimCharger
 from chargersim.server import SimServer
 from custom_components.evflex.charger.base import ChargerError, SetpointRefused
-from custom_components.evflex.charger.modbus.driver import ModbusCharger, ModbusRefused
+from custom_components.evflex.charger.modbus.driver import (
+    ModbusCharger,
+    ModbusRefused,
+    ProbeError,
+    probe,
+)
 from custom_components.evflex.charger.modbus.maps import MODELS
 
 from .conftest import LIMITS, Rig
@@ -250,3 +255,19 @@ async def test_diagnostics_name_model_firmware_and_reads(rig: Rig) -> None:
 
 def test_monotonic_default_clock() -> None:
     assert ModbusCharger(LIMITS, MODELS["abb"], "127.0.0.1")._clock is time.monotonic
+
+
+async def test_probe_names_what_is_wrong(rig: Rig) -> None:
+    m = MODELS[rig.sim.model_key]
+    assert (await probe(m, "127.0.0.1", rig.server.port, None)).model == m.key
+    other = MODELS["abb" if m.key != "abb" else "vestel"]
+    with pytest.raises(ProbeError) as wrong:
+        await probe(other, "127.0.0.1", rig.server.port, m.default_unit, timeout_s=0.5)
+    assert wrong.value.reason == "wrong_model"
+    with pytest.raises(ProbeError) as unit:
+        await probe(m, "127.0.0.1", rig.server.port, 7, timeout_s=0.5)
+    assert unit.value.reason == "wrong_unit_id"
+    await rig.server.stop()
+    with pytest.raises(ProbeError) as down:
+        await probe(m, "127.0.0.1", rig.server.port, None, timeout_s=0.5)
+    assert down.value.reason == "cannot_connect"
