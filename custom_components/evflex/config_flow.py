@@ -14,12 +14,13 @@ from typing import Any, Literal
 import aiohttp
 import voluptuous as vol
 from homeassistant.config_entries import ConfigEntry, ConfigFlow, ConfigFlowResult, OptionsFlow
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_PORT
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers import selector as sel
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
+from .charger.modbus.flow import modbus_fields, validate_modbus
 from .const import (
     CHARGER_SOURCES,
     CONF_ARRIVAL_SOC,
@@ -36,6 +37,7 @@ from .const import (
     CONF_IMPORT_LIMIT,
     CONF_MAX_CURRENT,
     CONF_MIN_CURRENT,
+    CONF_MODBUS_MODEL,
     CONF_OFFPEAK_END,
     CONF_OFFPEAK_PRICE,
     CONF_OFFPEAK_START,
@@ -53,6 +55,7 @@ from .const import (
     CONF_STATUS_SENSOR,
     CONF_SWITCH,
     CONF_TARIFF_KIND,
+    CONF_UNIT_ID,
     CONF_VOLTAGE,
     DEFAULT_ARRIVAL_SOC,
     DEFAULT_EFFICIENCY,
@@ -64,6 +67,7 @@ from .const import (
     DOMAIN,
     PREFERENCES,
     SOURCE_ENTITIES,
+    SOURCE_MODBUS,
     SOURCE_SIMULATED,
     TARIFF_KINDS,
     TARIFF_PRESET,
@@ -121,6 +125,8 @@ def charger_schema(d: Data) -> vol.Schema:
             _optional(CONF_ENERGY_SENSOR, d): _entity("sensor", device_class="energy"),
             _optional(CONF_STATUS_SENSOR, d): _entity("sensor"),
         }
+    if d.get(CONF_CHARGER_SOURCE) == SOURCE_MODBUS:
+        fields |= modbus_fields(d)
     fields |= {
         _required(CONF_PHASES, d, str(DEFAULT_PHASES)): _choice(["1", "3"], "phases"),
         _required(CONF_VOLTAGE, d, DEFAULT_VOLTAGE): _number(100, 400, 1, "V"),
@@ -224,6 +230,8 @@ async def validate_charger(hass: HomeAssistant, d: Data) -> Errors:
             errors[CONF_CURRENT] = "cannot_stop"
     if float(d[CONF_MIN_CURRENT]) > float(d[CONF_MAX_CURRENT]):
         errors[CONF_MIN_CURRENT] = "min_above_max"
+    if d.get(CONF_CHARGER_SOURCE) == SOURCE_MODBUS and not errors:
+        errors |= await validate_modbus(hass, d)  # connects: only once the rest is valid
     return errors
 
 
@@ -240,6 +248,10 @@ def _cannot_stop(hass: HomeAssistant, entity_id: str | None) -> bool:
 
 CHARGER_KEYS = (
     CONF_CHARGER_SOURCE,
+    CONF_HOST,
+    CONF_PORT,
+    CONF_UNIT_ID,
+    CONF_MODBUS_MODEL,
     CONF_SWITCH,
     CONF_CURRENT,
     CONF_POWER_SENSOR,
@@ -263,6 +275,10 @@ def charger_id(hass: HomeAssistant, values: Data, name: str) -> str:
     """The entry's unique id: the charger itself (its control entity), not a typed name."""
     if values.get(CONF_CHARGER_SOURCE) == SOURCE_SIMULATED:
         return f"simulated_{name.strip().lower()}"
+    if values.get(CONF_CHARGER_SOURCE) == SOURCE_MODBUS:
+        unit = values.get(CONF_UNIT_ID)
+        unit_id = "default" if unit in (None, "") else int(unit)
+        return f"modbus_{str(values[CONF_HOST]).strip().lower()}:{int(values[CONF_PORT])}:{unit_id}"
     entity_id = values.get(CONF_SWITCH) or values.get(CONF_CURRENT)
     registered = er.async_get(hass).async_get(entity_id) if entity_id else None
     return f"entity_{registered.id if registered else entity_id}"
@@ -334,6 +350,7 @@ CLEARABLE = {
         CONF_POWER_SENSOR,
         CONF_ENERGY_SENSOR,
         CONF_STATUS_SENSOR,
+        CONF_UNIT_ID,
     ),
     "vehicle": (CONF_SOC_SENSOR,),
     "energy": (CONF_PV_POWER, CONF_PV_FORECAST, CONF_HOUSE_POWER),

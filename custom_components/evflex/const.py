@@ -11,7 +11,8 @@ DOMAIN: Final = "evflex"
 CONF_CHARGER_SOURCE: Final = "charger_source"
 SOURCE_ENTITIES: Final = "entities"
 SOURCE_SIMULATED: Final = "simulated"
-CHARGER_SOURCES: Final = (SOURCE_ENTITIES, SOURCE_SIMULATED)
+SOURCE_MODBUS: Final = "modbus"
+CHARGER_SOURCES: Final = (SOURCE_ENTITIES, SOURCE_MODBUS, SOURCE_SIMULATED)
 
 CONF_SWITCH: Final = "switch_entity"
 CONF_CURRENT: Final = "current_entity"
@@ -79,3 +80,8 @@ EVENT_CHARGING_STOPPED: Final = f"{DOMAIN}_charging_stopped"
 ISSUE_CHARGER_UNREACHABLE: Final = "charger_unreachable"
 ISSUE_OPTIMIZER_FAILED: Final = "optimizer_failed"
 ISSUE_PRICES_UNKNOWN: Final = "prices_unknown"
+
+# Modbus TCP chargers (charger/modbus): host and port are HA's CONF_HOST / CONF_PORT.
+CONF_MODBUS_MODEL: Final = "modbus_model"
+CONF_UNIT_ID: Final = "unit_id"
+DEFAULT_MODBUS_PORT: Final = 502
