@@ -54,7 +54,7 @@ from optimizer.model import (
     worthless_pv,
 )
 from optimizer.problem import EPS, INF, Problem, build, fill
-from optimizer.response import build_response, cost, flows
+from optimizer.response import Outcome, build_response, cost, flows
 
 DEFAULT_REPS = 7
 QUICK_REPS = 3
@@ -104,8 +104,7 @@ class RawHighs:
         self.hs = highspy
         with quiet_stdout():
             self.highs = highspy.Highs()
-        self.highs.setOptionValue("output_flag", False)
-        self.highs.setOptionValue("threads", 1)
+        self.highs.setOptionValue("output_flag", False)  # threads: default, as optimizer.model
 
     def version(self) -> str:
         return str(self.highs.version())
@@ -435,7 +434,7 @@ def breakdown(case: Case, reps: int) -> dict[str, float] | None:
         t2 = time.perf_counter()
         solution = run_highs(m, p, p.request.solver_time_limit_s)
         t3 = time.perf_counter()
-        build_response(p, solution.power, "highs", 0.0)
+        build_response(p, Outcome(solution.power, "highs", "optimal"), 0.0)
         t4 = time.perf_counter()
         if rep:  # the first round warms up
             for key, lo, hi in (
