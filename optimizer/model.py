@@ -41,6 +41,7 @@ import ctypes
 import hashlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -92,8 +93,28 @@ def solve(problem: Problem, time_limit_s: float) -> Solution:
     _quiet_pyomo_debug()
     import pyomo.environ as pyo  # heavy: imported on first plan, not at import time
 
+    _skip_scipy_extras()
+
     model = build_model(problem, pyo)
     return _run_highs(model, problem, time_limit_s)
+
+
+def _skip_scipy_extras() -> None:
+    """Pyomo hooks the first import of scipy to import scipy.stats, scipy.integrate and
+    scipy.spatial as well, about half of a cold `python -m optimizer plan`; the model
+    needs scipy.sparse only. Where scipy is not imported yet, that hook is dropped (its
+    identity is checked, so a Pyomo without it is left alone). scipy still loads any
+    submodule on first use."""
+    if "scipy" in sys.modules:
+        return
+    from pyomo.common import dependencies
+
+    finalize = getattr(dependencies, "_finalize_scipy", None)
+    finder = getattr(dependencies, "DeferredImportCallbackFinder", None)
+    waiting = getattr(finder, "_callbacks", {}).get("scipy", [])
+    for indicator in waiting:  # the deferred-import indicators, not the module proxies
+        if finalize is not None and getattr(indicator, "_callback", None) is finalize:
+            indicator._callback = None
 
 
 def _quiet_pyomo_debug() -> None:
@@ -326,9 +347,8 @@ def _preference(
 def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     import highspy
     import numpy as np
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-    form = LinearStandardFormCompiler().write(model, mixed_form=True)
+    form = _compiler().write(model, mixed_form=True)
     columns = form.columns
     a = form.A.tocsc()
     lower = np.array([v.lb if v.lb is not None else -highspy.kHighsInf for v in columns])
@@ -404,6 +424,26 @@ def _error_reason(highs: Any) -> str:
     if not errors:
         return str(highs.modelStatusToString(highs.getModelStatus()))
     return " ".join(" ".join(line.split()) for line in errors)
+
+
+def _compiler() -> Any:
+    """Pyomo's standard-form compiler, given scipy.sparse directly.
+
+    Left to itself the compiler reaches scipy through Pyomo's deferred import, whose
+    first use imports scipy.stats, scipy.integrate and scipy.spatial too: most of a
+    cold `python -m optimizer plan`. The compiler's matrix hooks are class attributes
+    meant to be set (pyomo.repn.plugins.standard_form); only scipy.sparse is needed.
+    """
+    import numpy as np
+    import scipy.sparse  # type: ignore[import-untyped]
+    from pyomo.repn.plugins import standard_form
+
+    impl = getattr(standard_form, "_LinearStandardFormCompiler_impl", None)
+    if impl is not None and getattr(impl, "_to_vector", None) is None:
+        impl._to_vector = np.fromiter
+        impl._csc_matrix = scipy.sparse.csc_array
+        impl._csr_matrix = scipy.sparse.csr_array
+    return standard_form.LinearStandardFormCompiler()
 
 
 def set_options(
