@@ -17,7 +17,7 @@ from typing import Any
 from .fallback import fallback_power
 from .problem import Problem, build
 from .request import PlanError, PlanRequest, parse
-from .response import build_response
+from .response import Outcome, build_response
 
 __all__ = ["PlanError", "PlanRequest", "parse", "plan", "plan_request"]
 
@@ -32,20 +32,21 @@ def plan(request: dict[str, Any]) -> dict[str, Any]:
 def plan_request(req: PlanRequest) -> dict[str, Any]:
     began = time.perf_counter()
     problem = build(req)
-    power, solver = _power(problem)
-    return build_response(problem, power, solver, 1000 * (time.perf_counter() - began))
+    outcome = _power(problem)
+    return build_response(problem, outcome, 1000 * (time.perf_counter() - began))
 
 
-def _power(problem: Problem) -> tuple[list[float], str]:
+def _power(problem: Problem) -> Outcome:
     mode = problem.request.mode
-    if mode == "off":
-        return [0.0] * problem.n, "none"
+    if mode == "off":  # the only plan the mode allows
+        return Outcome([0.0] * problem.n, "none", "optimal")
     if mode == "fast":
-        return list(problem.floor), "none"
-    from .model import SolverError, solve  # lazy: Pyomo is heavy
-
+        return Outcome(list(problem.floor), "none", "optimal")
     try:
-        return solve(problem, problem.request.solver_time_limit_s).power, "highs"
+        from .model import SolverError, solve  # lazy: Pyomo is heavy
+
+        solution = solve(problem, problem.request.solver_time_limit_s)
     except (SolverError, ImportError, RuntimeError, ValueError) as err:
         _LOGGER.warning("Solver failed (%s); planning with the fallback heuristic", err)
-        return fallback_power(problem), "fallback"
+        return Outcome(fallback_power(problem), "fallback", "fallback", str(err))
+    return Outcome(solution.power, "highs", "optimal" if solution.optimal else "feasible")

@@ -13,9 +13,21 @@ Objective, in priority order (weights scaled to the price level `ref`):
 2. the site's energy cost: sum h * (import price * imp - export price * exp);
 3. tie-breaks worth a few thousandths of a kWh at `ref`: a small reward per kWh
    stored beyond the target, counted only for PV that would earn nothing (so it
-   is taken, and nothing with a price is bought for it), then fewer starts, then fewer
-   and fuller charging slots, then earlier charging, then exporting rather
-   than curtailing.
+   is taken, and nothing with a price is bought for it), then the owner's
+   preference among plans of equal cost (below), then exporting rather than
+   curtailing.
+
+The preference (plan-v1 `preferences.profile`):
+- `grid_friendly` (default): the lowest peak EV power (down to the gentle power,
+  `gentle_kw`: never spread below it), then the target reached
+  `ready_margin_minutes` before departure (softly: the target itself stays the
+  hard requirement), then fewer starts and fewer, fuller slots, then charging
+  placed around a per-home anchor inside the cheapest slots
+  (`preferences.spread_key`), so identical homes do not pick identical slots.
+- `as_early_as_possible`: fewer starts, fewer and fuller slots, then earlier.
+The preference can trade at most `tie_break_budget` of real cost (plus
+`cost_tolerance_pct` where the request allows it): a price difference larger
+than that always wins.
 
 The Pyomo model is compiled to matrix form and handed to highspy in one call,
 with HiGHS's own output off: no process-wide stdout capture, so it is safe in a
@@ -26,11 +38,14 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import hashlib
 import logging
 import os
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from .problem import EPS, INF, Problem
@@ -41,6 +56,16 @@ START_PENALTY = 1e-3  # per start
 SLOT_PENALTY = 2e-4  # per slot charging: fewer, fuller slots
 EARLY_WEIGHT = 1e-4  # per kWh, times the slot's position in the horizon
 CURTAIL_PENALTY = 1e-5  # per kWh of PV curtailed
+# grid_friendly only:
+PEAK_WEIGHT = 5e-3  # per kW of the highest EV power above the gentle power
+READY_WEIGHT = 5e-4  # per kWh of the target still missing at departure - ready margin
+SPREAD_WEIGHT = 1e-4  # per kWh, times the slot's distance from the home's anchor / horizon
+SLOT_HOUR_PENALTY = 8e-4  # per hour of charging slots (2e-4 a 15-min slot)
+# The gentle power: spreading never asks for less than this share of the charger's
+# maximum (nor its minimum). At 6 A an on-board charger's fixed draw (car electronics,
+# cooling: a few hundred W) costs a fifth of the energy; a quarter of the maximum
+# keeps that loss near today's while still halving the peak of a 7.4 kW charger.
+GENTLE_SHARE = 0.25
 # Tight gaps: the tie-breaks are small, and a plan must be stable for hand-worked cases.
 MIP_REL_GAP = 1e-7
 MIP_ABS_GAP = 1e-9
@@ -55,6 +80,7 @@ class Solution:
     power: list[float]
     objective: float
     mip_gap: float
+    optimal: bool  # proven optimal within the MIP gaps; False: feasible (time limit)
 
 
 _local = threading.local()
@@ -67,8 +93,28 @@ def solve(problem: Problem, time_limit_s: float) -> Solution:
     _quiet_pyomo_debug()
     import pyomo.environ as pyo  # heavy: imported on first plan, not at import time
 
+    _skip_scipy_extras()
+
     model = build_model(problem, pyo)
     return _run_highs(model, problem, time_limit_s)
+
+
+def _skip_scipy_extras() -> None:
+    """Pyomo hooks the first import of scipy to import scipy.stats, scipy.integrate and
+    scipy.spatial as well, about half of a cold `python -m optimizer plan`; the model
+    needs scipy.sparse only. Where scipy is not imported yet, that hook is dropped (its
+    identity is checked, so a Pyomo without it is left alone). scipy still loads any
+    submodule on first use."""
+    if "scipy" in sys.modules:
+        return
+    from pyomo.common import dependencies
+
+    finalize = getattr(dependencies, "_finalize_scipy", None)
+    finder = getattr(dependencies, "DeferredImportCallbackFinder", None)
+    waiting = getattr(finder, "_callbacks", {}).get("scipy", [])
+    for indicator in waiting:  # the deferred-import indicators, not the module proxies
+        if finalize is not None and getattr(indicator, "_callback", None) is finalize:
+            indicator._callback = None
 
 
 def _quiet_pyomo_debug() -> None:
@@ -91,13 +137,73 @@ def tie_break_budget(p: Problem, power: list[float]) -> float:
     Each start, each charging slot and each kWh moved or stored beyond the target is
     worth a few thousandths of the price level; a plan may cost up to this much more
     than the cheapest one (e.g. forgo a tiny export to keep free PV in the battery).
+    Under `grid_friendly`, the peak term adds at most its weight times the span of
+    powers, widened to `cost_tolerance_pct` where the request allows it.
     """
     ref = price_level(p)
     slots = sum(1 for x in power if x > EPS)
     energy = sum(power) * p.hours
-    return ref * (
-        START_PENALTY * slots + SLOT_PENALTY * slots + (EARLY_WEIGHT + EXTRA_REWARD) * energy
-    )
+    common = START_PENALTY * slots + SLOT_PENALTY * slots + EXTRA_REWARD * energy
+    if not p.request.preferences.grid_friendly:
+        return ref * (common + EARLY_WEIGHT * energy)
+    span = max(0.0, max([*p.ev_max, 0.0]) - gentle_kw(p))
+    return ref * (common + (READY_WEIGHT + SPREAD_WEIGHT) * energy) + peak_weight(p) * span
+
+
+def gentle_kw(p: Problem) -> float:
+    """The lowest power spreading asks for: a quarter of the charger's maximum, at least
+    its minimum."""
+    return max(p.ev_min, GENTLE_SHARE * p.request.charger_max_kw)
+
+
+def peak_weight(p: Problem) -> float:
+    """Per kW of peak: PEAK_WEIGHT of the price level, or what `cost_tolerance_pct` of
+    the needed energy at the mean import price allows over the span of powers."""
+    ref = price_level(p)
+    tolerance = p.request.preferences.cost_tolerance_pct / 100
+    span = max([*p.ev_max, 0.0]) - gentle_kw(p)
+    if tolerance <= 0 or span <= EPS:
+        return PEAK_WEIGHT * ref
+    needed = max(0.0, p.target - p.energy0) / p.efficiency
+    mean_price = sum(abs(x) for x in p.import_price) / max(1, p.n)
+    return max(PEAK_WEIGHT * ref, tolerance * needed * mean_price / span)
+
+
+def ready_slot(p: Problem) -> int:
+    """Slots before this one count towards being ready `ready_margin_minutes` early."""
+    departure = p.request.vehicle.departure
+    if departure is None:
+        return p.deadline
+    ready = departure - timedelta(minutes=p.request.preferences.ready_margin_minutes)
+    return min(p.deadline, sum(1 for s in p.starts if s + p.request.slot <= ready))
+
+
+def spread_fraction(p: Problem) -> float:
+    """A number in [0, 1) fixed by the request: `preferences.spread_key`, else the
+    departure, battery and charger (stable while a night's plan is remade)."""
+    key = p.request.preferences.spread_key
+    if key is None:
+        req = p.request
+        departure = req.vehicle.departure.isoformat() if req.vehicle.departure else ""
+        key = f"{departure}|{req.vehicle.battery_kwh}|{req.charger_min_kw}|{req.charger_max_kw}"
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def spread_anchor(p: Problem) -> float:
+    """Where this home's charging is centred among the cheapest plugged-in slots before
+    it should be ready: the block it needs at the gentle power, placed by its
+    spread fraction between the first and the last place it fits."""
+    ready = ready_slot(p) or p.deadline
+    plugged = [t for t in range(ready) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
+    if not plugged:
+        return 0.0
+    lowest = min(p.import_price[t] for t in plugged)
+    cheap = [t for t in plugged if p.import_price[t] <= lowest + EPS]
+    lo, hi = cheap[0], cheap[-1] + 1
+    block = max(0.0, p.target - p.energy0) / (p.efficiency * p.hours * max(gentle_kw(p), EPS))
+    block = min(block, hi - lo)
+    return lo + block / 2 + spread_fraction(p) * (hi - lo - block)
 
 
 def worthless_pv(p: Problem, t: int) -> float:
@@ -202,20 +308,47 @@ def build_model(p: Problem, pyo: Any) -> Any:
         - EXTRA_REWARD * ref * m.extra
         + unused_price * m.unused
         + START_PENALTY * ref * sum(m.start[t] for t in switched)
-        + SLOT_PENALTY * ref * sum(m.on[t] for t in switched)
-        + sum(EARLY_WEIGHT * ref * (t + 1) / n * h * m.p[t] for t in T)
+        + _preference(p, m, pyo, can, switched, needed)
         + sum(CURTAIL_PENALTY * ref * h * m.cut[t] for t in T),
         sense=pyo.minimize,
     )
     return m
 
 
+def _preference(
+    p: Problem, m: Any, pyo: Any, can: list[int], switched: list[int], needed: float
+) -> Any:
+    """The objective terms of the owner's preference among plans of equal cost."""
+    n, h, eff, ref = p.n, p.hours, p.efficiency, price_level(p)
+    if not p.request.preferences.grid_friendly:
+        return SLOT_PENALTY * ref * sum(m.on[t] for t in switched) + sum(
+            EARLY_WEIGHT * ref * (t + 1) / n * h * m.p[t] for t in range(n)
+        )
+    # The peak over the slots the plan chooses (a forced minimum-SoC slot is not chosen).
+    gentle = gentle_kw(p)
+    free_slots = [t for t in can if p.floor[t] <= EPS]
+    top = max([p.ev_max[t] for t in free_slots] + [gentle])
+    m.peak = pyo.Var(bounds=(gentle, top))
+    m.under_peak = pyo.Constraint(free_slots, rule=lambda m, t: m.p[t] <= m.peak)
+    terms = peak_weight(p) * m.peak
+    ready = ready_slot(p)
+    if needed > EPS and 0 < ready < p.deadline:
+        m.late = pyo.Var(bounds=(0, needed))
+        m.ready = pyo.Constraint(
+            expr=sum(m.p[t] for t in range(ready)) * (eff * h) + m.late >= needed
+        )
+        terms += READY_WEIGHT * ref * m.late
+    anchor = spread_anchor(p)
+    terms += SLOT_HOUR_PENALTY * ref * h * sum(m.on[t] for t in switched)
+    terms += sum(SPREAD_WEIGHT * ref * abs(t + 0.5 - anchor) / n * h * m.p[t] for t in can)
+    return terms
+
+
 def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     import highspy
     import numpy as np
-    from pyomo.repn.plugins.standard_form import LinearStandardFormCompiler
 
-    form = LinearStandardFormCompiler().write(model, mixed_form=True)
+    form = _compiler().write(model, mixed_form=True)
     columns = form.columns
     a = form.A.tocsc()
     lower = np.array([v.lb if v.lb is not None else -highspy.kHighsInf for v in columns])
@@ -252,16 +385,65 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     highs.clearModel()
     set_options(highs, time_limit_s)
     highs.passModel(lp)
-    highs.run()
+    run_status = highs.run()
     status = highs.getModelStatus()
     info = highs.getInfo()
     solution = highs.getSolution()
+    if run_status == highspy.HighsStatus.kError:
+        raise SolverError(f"HiGHS: {_error_reason(highs)}")
     if info.primal_solution_status != 2 or not solution.value_valid:  # 2: feasible
         raise SolverError(f"HiGHS: {highs.modelStatusToString(status)}")
     values = dict(zip((id(v) for v in columns), solution.col_value, strict=True))
     power = [_clean(values.get(id(model.p[t]), model.p[t].lb or 0.0)) for t in range(problem.n)]
-    gap = info.mip_gap if status != highspy.HighsModelStatus.kOptimal else 0.0
-    return Solution(power=power, objective=info.objective_function_value, mip_gap=gap)
+    optimal = status == highspy.HighsModelStatus.kOptimal
+    gap = 0.0 if optimal else info.mip_gap
+    return Solution(
+        power=power, objective=info.objective_function_value, mip_gap=gap, optimal=optimal
+    )
+
+
+def _error_reason(highs: Any) -> str:
+    """Why HiGHS's run() failed, in its own words: the model is run once more with its
+    log captured (only on this path: HiGHS's log stays off for every plan that works)."""
+    lines: list[str] = []
+
+    def keep(event: Any) -> None:
+        text = str(event.message).strip()
+        if text.startswith(("ERROR", "WARNING")):
+            lines.append(text)
+
+    highs.setOptionValue("output_flag", True)
+    highs.setOptionValue("log_to_console", False)
+    highs.cbLogging.subscribe(keep)
+    try:
+        highs.run()
+    finally:
+        highs.cbLogging.unsubscribe(keep)
+        highs.setOptionValue("output_flag", False)
+    errors = [line for line in lines if line.startswith("ERROR")] or lines
+    if not errors:
+        return str(highs.modelStatusToString(highs.getModelStatus()))
+    return " ".join(" ".join(line.split()) for line in errors)
+
+
+def _compiler() -> Any:
+    """Pyomo's standard-form compiler, given scipy.sparse directly.
+
+    Left to itself the compiler reaches scipy through Pyomo's deferred import, whose
+    first use imports scipy.stats, scipy.integrate and scipy.spatial too: most of a
+    cold `python -m optimizer plan`. The compiler's matrix hooks are class attributes
+    meant to be set (pyomo.repn.plugins.standard_form); only scipy.sparse is needed.
+    """
+    import numpy as np
+    import scipy.sparse  # type: ignore[import-untyped]
+    from pyomo.repn.plugins import standard_form
+
+    impl = getattr(standard_form, "_LinearStandardFormCompiler_impl", None)
+    if impl is not None and getattr(impl, "_to_vector", None) is None:
+        impl._to_vector = np.fromiter
+        impl._csc_matrix = scipy.sparse.csc_array
+        impl._csr_matrix = scipy.sparse.csr_array
+    return standard_form.LinearStandardFormCompiler()
 
 
 def set_options(
@@ -289,7 +471,11 @@ def _highs() -> Any:
         with _quiet_stdout():
             highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
-        highs.setOptionValue("threads", 1)
+        # `threads` stays at HiGHS's default: HiGHS has one scheduler per process, and an
+        # instance that asks for a thread count other than the one it started with fails
+        # (run() returns an error). A default instance accepts whatever scheduler exists,
+        # so EVFlex works after any other HiGHS user, and leaves a default-option
+        # neighbour working after it.
         _local.highs = highs
     return highs
 

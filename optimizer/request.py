@@ -21,6 +21,10 @@ MODES = ("smart", "solar_only", "fast", "off")
 SIGNAL_TYPES = ("import_limit", "ev_limit", "price")
 MAX_HORIZON_HOURS = 7 * 24
 DEFAULT_SOLVER_TIME_LIMIT_S = 10.0
+PROFILES = ("grid_friendly", "as_early_as_possible")
+DEFAULT_READY_MARGIN_MINUTES = 60.0
+MAX_READY_MARGIN_MINUTES = 24 * 60
+MAX_COST_TOLERANCE_PCT = 10.0
 
 
 class PlanError(FieldError):
@@ -60,6 +64,20 @@ class Signal:
 
 
 @dataclass(frozen=True, slots=True)
+class Preferences:
+    """How to choose among plans of (nearly) equal cost to the owner (plan-v1 `preferences`)."""
+
+    profile: str = "grid_friendly"
+    ready_margin_minutes: float = DEFAULT_READY_MARGIN_MINUTES
+    spread_key: str | None = None
+    cost_tolerance_pct: float = 0.0
+
+    @property
+    def grid_friendly(self) -> bool:
+        return self.profile == "grid_friendly"
+
+
+@dataclass(frozen=True, slots=True)
 class PlanRequest:
     start: datetime
     end: datetime
@@ -77,6 +95,7 @@ class PlanRequest:
     signals: tuple[Signal, ...]
     mode: str
     solver_time_limit_s: float
+    preferences: Preferences = Preferences()
 
     @property
     def slot(self) -> timedelta:
@@ -208,6 +227,14 @@ SCHEMA = vol.Schema(
         vol.Optional("solver_time_limit_s", default=DEFAULT_SOLVER_TIME_LIMIT_S): _range(
             0, 300, low_open=True
         ),
+        vol.Optional("preferences", default=dict): {
+            vol.Optional("profile", default="grid_friendly"): _one_of(PROFILES),
+            vol.Optional("ready_margin_minutes", default=DEFAULT_READY_MARGIN_MINUTES): _range(
+                0, MAX_READY_MARGIN_MINUTES
+            ),
+            vol.Optional("spread_key"): _text,
+            vol.Optional("cost_tolerance_pct", default=0.0): _range(0, MAX_COST_TOLERANCE_PCT),
+        },
     }
 )
 
@@ -271,6 +298,12 @@ def parse(raw: Any) -> PlanRequest:
         signals=signals,
         mode=data["mode"],
         solver_time_limit_s=data["solver_time_limit_s"],
+        preferences=Preferences(
+            profile=data["preferences"]["profile"],
+            ready_margin_minutes=data["preferences"]["ready_margin_minutes"],
+            spread_key=data["preferences"].get("spread_key"),
+            cost_tolerance_pct=data["preferences"]["cost_tolerance_pct"],
+        ),
     )
     _check_covered(import_prices, start, end, "prices.import")
     return request

@@ -33,6 +33,19 @@ def flows(p: Problem, t: int, ev: float) -> Flows:
     return Flows(0.0, exported, surplus - exported)
 
 
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What planned the power: `solver` highs | fallback | none; `optimality` optimal
+    (proven within the MIP gaps, or the only plan the mode allows) | feasible (the
+    solver stopped at its time limit with a plan) | fallback; `error`: why the solver
+    gave no plan (None when it did)."""
+
+    power: list[float]
+    solver: str
+    optimality: str
+    error: str | None = None
+
+
 def cost(p: Problem, power: list[float]) -> float:
     total = 0.0
     for t, ev in enumerate(power):
@@ -56,8 +69,8 @@ def clip_to_full(p: Problem, power: list[float]) -> list[float]:
     return out
 
 
-def build_response(p: Problem, power: list[float], solver: str, solve_ms: float) -> dict[str, Any]:
-    power = clip_to_full(p, power)
+def build_response(p: Problem, outcome: Outcome, solve_ms: float) -> dict[str, Any]:
+    power = clip_to_full(p, outcome.power)
     eff_h = p.efficiency * p.hours
     energy = p.energy0
     slots = []
@@ -93,7 +106,9 @@ def build_response(p: Problem, power: list[float], solver: str, solve_ms: float)
             "soc_at_departure_pct": round(100 * by_deadline / p.capacity, 3),
             "shortfall_kwh": round(shortfall, 4) if unreachable else 0.0,
             "binding": binding(p, power, unreachable),
-            "solver": solver,
+            "solver": outcome.solver,
+            "optimality": outcome.optimality,
+            "solver_error": outcome.error,
             "solve_ms": round(solve_ms, 2),
         },
     }

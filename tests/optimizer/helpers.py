@@ -33,6 +33,9 @@ def shanghai_tou(days: int = 2) -> list[dict[str, Any]]:
     return out
 
 
+# Today's tie-breaks (earliest, fullest slots) instead of the grid-friendly default.
+EARLY: dict[str, Any] = {"profile": "as_early_as_possible"}
+
 BASE: dict[str, Any] = {
     "version": 1,
     "start": at("18:00"),

@@ -7,14 +7,14 @@ from typing import Any
 import pytest
 
 from optimizer import plan
-from tests.optimizer.helpers import at, charging, iv, request, run
+from tests.optimizer.helpers import EARLY, at, charging, iv, request, run
 
 
 def test_valley_charging_under_tou() -> None:
     # 30 kWh (60 kWh x 50%) at 100% efficiency. The valley (22:00-06:00, 0.307) holds it:
     # 10 slots x 11 kW x 0.25 h = 27.5 kWh, then 2.5 kWh = 10 kW in the 00:30 slot.
-    # Earliest among equal-cost plans. Cost 30 x 0.307 = 9.21.
-    out = plan(request())
+    # Earliest among equal-cost plans (as_early_as_possible). Cost 30 x 0.307 = 9.21.
+    out = plan(request(preferences=EARLY))
     assert out["status"] == "ok"
     assert charging(out) == [*run("22:00", 10, 11.0), ("00:30", 10.0)]
     summary = out["summary"]
@@ -36,6 +36,7 @@ def test_feeder_cap_pushes_charging_past_midnight() -> None:
     # Cost: EV 30 x 0.307 = 9.21; house 1 kW for 4 h peak (2.468), 8 h valley (2.456),
     # 1.5 h peak (0.9255) = 5.8495. Total 15.0595.
     req = request(
+        preferences=EARLY,
         base_load_kw=[iv("18:00", "07:30", 1.0)],
         signals=[
             {
@@ -58,9 +59,10 @@ def test_feeder_cap_pushes_charging_past_midnight() -> None:
     )
 
 
-def _solar_day(**vehicle: Any) -> dict[str, Any]:
+def _solar_day(preferences: dict[str, Any] = EARLY, **vehicle: Any) -> dict[str, Any]:
     # 06:00-18:00, flat import 0.30, export 0.05; PV 6 kW 09:00-15:00; house 0.5 kW.
     return request(
+        preferences=preferences,
         start=at("06:00"),
         vehicle={
             "battery_kwh": 50,
@@ -106,7 +108,7 @@ def test_min_soc_is_charged_first_whatever_the_price() -> None:
     # The target needs 42 kWh in all: the other 35.475 kWh in the valley,
     # 12 x 2.75 = 33 kWh + 2.475 kWh (9.9 kW at 01:00).
     # Cost 6.525 x 0.617 + 35.475 x 0.307 = 4.025925 + 10.890825 = 14.91675.
-    out = plan(request(vehicle={"soc_pct": 10, "min_soc_pct": 20}))
+    out = plan(request(preferences=EARLY, vehicle={"soc_pct": 10, "min_soc_pct": 20}))
     assert charging(out) == [
         ("18:00", 11.0),
         ("18:15", 11.0),
@@ -158,7 +160,7 @@ def test_price_signal_replaces_the_import_price_in_its_window() -> None:
         "end": at("04:00", 1),
         "series": [iv("02:00", "04:00", 0.10, 1)],
     }
-    out = plan(request(signals=[signal]))
+    out = plan(request(preferences=EARLY, signals=[signal]))
     assert charging(out) == [
         ("01:15", 11.0),
         ("01:30", 11.0),
@@ -178,7 +180,7 @@ def test_ev_limit_signal_caps_the_car() -> None:
         "end": at("06:00", 1),
         "limit_kw": 5.0,
     }
-    out = plan(request(signals=[signal]))
+    out = plan(request(preferences=EARLY, signals=[signal]))
     assert charging(out) == run("22:00", 24, 5.0)
     assert out["summary"]["cost"] == pytest.approx(9.21, abs=1e-6)
     assert "ev_limit agg-1" in out["summary"]["binding"]
@@ -193,7 +195,8 @@ def test_limit_broken_by_base_load_is_named_and_never_fails() -> None:
         "end": at("23:00"),
         "limit_kw": 2.0,
     }
-    out = plan(request(base_load_kw=[iv("18:00", "07:30", 4.0)], signals=[signal]))
+    req = request(preferences=EARLY, base_load_kw=[iv("18:00", "07:30", 4.0)], signals=[signal])
+    out = plan(req)
     assert "import_limit x" in out["summary"]["binding"]
     assert charging(out)[0] == ("23:00", 11.0)
     assert out["status"] == "ok"
@@ -226,7 +229,7 @@ def test_efficiency_and_arrival() -> None:
 
 
 def test_no_departure_plans_to_the_end_of_prices() -> None:
-    req = request()
+    req = request(preferences=EARLY)
     del req["vehicle"]["departure"]
     out = plan(req)
     # Prices run to 06:00 on day 2: 36 h from 18:00, 144 slots; cheapest first night.

@@ -1,0 +1,125 @@
+"""EVFlex and another HiGHS user in one process, in either order (Home Assistant runs
+many integrations in one process; HiGHS has one thread scheduler per process).
+
+Each case runs in a fresh interpreter, so the order of the tests cannot hide the bug:
+whoever solves first in a process starts HiGHS's scheduler.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from optimizer import plan
+from tests.optimizer.helpers import request
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = r"""
+import json, sys
+import highspy
+import numpy as np
+from optimizer import plan
+from tests.optimizer.helpers import request
+
+def neighbour():
+    # A separate HiGHS with default options: min x + y, x + y >= 1, x, y in {0, 1}.
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = 2, 1
+    lp.col_cost_ = np.array([1.0, 2.0])
+    lp.col_lower_ = np.array([0.0, 0.0])
+    lp.col_upper_ = np.array([1.0, 1.0])
+    lp.row_lower_ = np.array([1.0])
+    lp.row_upper_ = np.array([highspy.kHighsInf])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.array([0, 1, 2], dtype=np.int32)
+    lp.a_matrix_.index_ = np.array([0, 0], dtype=np.int32)
+    lp.a_matrix_.value_ = np.array([1.0, 1.0])
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * 2
+    h.passModel(lp)
+    status = h.run()
+    return {
+        "run": str(status),
+        "model": h.modelStatusToString(h.getModelStatus()),
+        "objective": h.getInfo().objective_function_value,
+    }
+
+def ours():
+    s = plan(request())["summary"]
+    return {"solver": s["solver"], "optimality": s["optimality"], "error": s["solver_error"]}
+
+order = sys.argv[1]
+out = {"plans": [], "neighbour": []}
+for step in order:
+    if step == "n":
+        out["neighbour"].append(neighbour())
+    else:
+        out["plans"].append(ours())
+print(json.dumps(out))
+"""
+
+
+def _run(order: str) -> dict[str, list[dict[str, object]]]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, order],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    result: dict[str, list[dict[str, object]]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+@pytest.mark.parametrize(
+    "order",
+    ["npp", "ppn", "pnp"],
+    ids=["neighbour first", "evflex first", "interleaved"],
+)
+def test_evflex_and_a_default_highs_neighbour_both_solve(order: str) -> None:
+    out = _run(order)
+    assert len(out["plans"]) == order.count("p")
+    for summary in out["plans"]:
+        assert summary == {"solver": "highs", "optimality": "optimal", "error": None}
+    assert len(out["neighbour"]) == 1
+    neighbour = out["neighbour"][0]
+    # x = 1, y = 0: objective 1.
+    assert neighbour["run"] == "HighsStatus.kOk"
+    assert neighbour["model"] == "Optimal"
+    assert neighbour["objective"] == pytest.approx(1.0)
+
+
+def test_a_highs_error_is_reported_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+    # An instance that asks for a thread count other than the running scheduler's makes
+    # run() fail (the bug EVFlex had with threads=1): the plan falls back and says why,
+    # in HiGHS's own words, rather than "Not Set".
+    from optimizer import model
+
+    assert plan(request())["summary"]["solver"] == "highs"  # the scheduler is running
+    real = model.set_options
+
+    def asking_for_threads(highs: Any, time_limit_s: float, *args: float) -> None:
+        real(highs, time_limit_s, *args)
+        highs.setOptionValue("threads", 13)
+
+    monkeypatch.setattr(model, "set_options", asking_for_threads)
+    try:
+        summary = plan(request())["summary"]
+    finally:
+        del model._local.highs  # that instance keeps its option: the next plan makes a new one
+    assert summary["solver"] == "fallback"
+    assert summary["optimality"] == "fallback"
+    assert summary["solver_error"].startswith("HiGHS: ERROR: Option 'threads' is set to 13")
+    monkeypatch.undo()
+    assert plan(request())["summary"]["solver"] == "highs"
