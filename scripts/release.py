@@ -10,7 +10,7 @@ manifest.json is stamped with it; the build refuses to run when the repository's
 manifest.json (which a development install reads through the link) or the newest
 CHANGELOG.md entry says otherwise, or when `--tag` is not `v<version>`.
 
-    python3 scripts/release.py [--out dist/evflex.zip] [--tag v0.1.0] [--check]
+    python3 scripts/release.py [--out dist/evflex.zip] [--tag v0.1.0] [--notes FILE] [--check]
 """
 
 from __future__ import annotations
@@ -68,6 +68,17 @@ def changelog_version(root: Path = ROOT) -> str:
             )
         return match["version"]
     raise ReleaseError("CHANGELOG.md: no released entry '## [X.Y.Z] - YYYY-MM-DD'")
+
+
+def changelog_notes(version: str, root: Path = ROOT) -> str:
+    """The CHANGELOG.md entry of `version`, without its heading (the release's notes)."""
+    text = (root / "CHANGELOG.md").read_text(encoding="utf-8")
+    headings = list(CHANGELOG_RELEASE_RE.finditer(text))
+    for match, following in zip(headings, [*headings[1:], None], strict=True):
+        if match["version"] == version:
+            end = following.start() if following else text.find("\n[", match.end())
+            return text[match.end() : end if end >= 0 else len(text)].strip() + "\n"
+    raise ReleaseError(f"CHANGELOG.md: no entry for {version}")
 
 
 def manifest_version(root: Path = ROOT) -> str:
@@ -153,12 +164,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "dist" / ZIP_NAME)
     parser.add_argument("--tag", help="the release tag; must be v<version>")
     parser.add_argument("--check", action="store_true", help="check the versions agree only")
+    parser.add_argument("--notes", type=Path, help="also write the changelog entry to this file")
     args = parser.parse_args(argv)
     try:
         if args.check:
             print(f"version {check_versions(ROOT, args.tag)}: pyproject, manifest, changelog agree")
             return 0
         digest = build(args.out, ROOT, args.tag)
+        if args.notes:
+            args.notes.write_text(changelog_notes(project_version()), encoding="utf-8")
     except ReleaseError as err:
         print(f"scripts/release: {err}", file=sys.stderr)
         return 1

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import release
 import voluptuous as vol
+from homeassistant.util.yaml import load_yaml_dict
 from release import ReleaseError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,6 +99,20 @@ def test_every_disagreement_is_named_at_once(tmp_path: Path) -> None:
     with pytest.raises(ReleaseError) as raised:
         release.check_versions(root, "v0.7.0")
     assert re.findall(r"(?<![\d.])0\.\d\.0", str(raised.value)) == ["0.9.0", "0.8.0", "0.7.0"]
+
+
+def test_the_notes_are_the_versions_changelog_entry(tmp_path: Path) -> None:
+    root = _repo(
+        tmp_path,
+        **{
+            "CHANGELOG.md": "## [Unreleased]\n\n## [1.2.3] - 2026-12-01\n\n### Fixed\n- a\n\n"
+            "## [1.2.2] - 2026-11-01\n- b\n\n[1.2.3]: https://example.org/v1.2.3\n"
+        },
+    )
+    assert release.changelog_notes("1.2.3", root) == "### Fixed\n- a\n"
+    assert release.changelog_notes("1.2.2", root) == "- b\n"
+    with pytest.raises(ReleaseError, match=r"no entry for 1\.2\.4"):
+        release.changelog_notes("1.2.4", root)
 
 
 def test_a_planner_that_is_not_the_link_is_refused(tmp_path: Path) -> None:
@@ -210,3 +225,19 @@ def test_hacs_json_points_at_the_zip_the_script_builds() -> None:
     assert hacs["zip_release"] is True
     assert hacs["filename"] == release.ZIP_NAME == "evflex.zip"
     assert "content_in_root" not in hacs  # the integration lives in custom_components/evflex
+
+
+def test_the_release_workflow_tests_then_uploads_the_zip_hacs_asks_for() -> None:
+    workflow = load_yaml_dict(str(ROOT / ".github/workflows/release.yml"))
+    # YAML 1.1 reads the key `on` as true; GitHub reads it as "on".
+    assert workflow.get("on", workflow.get(True)) == {"push": {"tags": ["v*"]}}
+    assert workflow["permissions"] == {"contents": "write"}
+    (job,) = workflow["jobs"].values()
+    assert job["timeout-minutes"] <= 90
+    runs = [step.get("run", "") for step in job["steps"]]
+    tests = next(i for i, run in enumerate(runs) if "scripts/test" in run)
+    build = next(i for i, run in enumerate(runs) if "--tag" in run and "--check" not in run)
+    upload = next(i for i, run in enumerate(runs) if "gh release" in run)
+    assert tests < build < upload
+    assert f"dist/{release.ZIP_NAME}" in runs[upload]
+    assert json.loads((ROOT / "hacs.json").read_text("utf-8"))["filename"] == release.ZIP_NAME
