@@ -18,7 +18,7 @@ import sys
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib.metadata import packages_distributions, requires
+from importlib.metadata import PackageNotFoundError, packages_distributions, requires
 from pathlib import Path, PurePosixPath
 
 import release
@@ -216,6 +216,35 @@ def reachable(modules: dict[str, Path], roots: Iterable[str]) -> set[str]:
     return seen
 
 
+def installed_with(name: str) -> set[str]:
+    """`name` and every distribution installing it brings (its requirements, transitively).
+
+    Home Assistant 2026.10 no longer lists voluptuous itself (voluptuous-serialize brings
+    it): what counts is what a user's Home Assistant has, not its first level."""
+    seen: set[str] = set()
+    todo = [name]
+    while todo:
+        current = _canonical(todo.pop())
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            needed = requires(current) or []
+        except PackageNotFoundError:
+            continue  # an optional dependency this platform does not install
+        for text in needed:
+            requirement = Requirement(text)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                todo.append(requirement.name)
+    return seen
+
+
+def test_what_home_assistant_brings_is_found_transitively() -> None:
+    provided = installed_with("homeassistant")
+    assert {"homeassistant", "aiohttp", "voluptuous", "yarl", "multidict"} <= provided
+    assert not {"pyomo", "highspy", "pytest"} & provided
+
+
 def test_reachability_follows_relative_imports() -> None:
     modules = _zip_modules()
     loaded = reachable(modules, ["config_flow.py"])
@@ -226,9 +255,7 @@ def test_reachability_follows_relative_imports() -> None:
 def test_the_integration_needs_only_home_assistant_and_its_manifest() -> None:
     manifest = json.loads((ROOT / "custom_components/evflex/manifest.json").read_text("utf-8"))
     listed = names_of(manifest["requirements"])
-    provided = names_of(r.split(";")[0] for r in requires("homeassistant") or []) | {
-        "homeassistant"
-    }
+    provided = installed_with("homeassistant")
     modules = _zip_modules()
     # Home Assistant imports the integration's own modules (platforms, flows, services).
     loaded = reachable(modules, [m for m in modules if not m.startswith("optimizer/")])
