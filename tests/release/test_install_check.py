@@ -43,13 +43,21 @@ def test_an_error_about_evflex_fails_and_other_errors_do_not(tmp_path: Path) -> 
     assert install_check.check_log(_log(tmp_path, text), REQUIREMENTS) == [f"error: {ours}"]
 
 
-def test_a_failed_install_fails(tmp_path: Path) -> None:
-    line = (
+def test_a_failed_install_of_a_requirement_fails_and_of_another_package_is_noted(
+    tmp_path: Path,
+) -> None:
+    ours = (
         "2026-12-01 08:57:22.000 ERROR (SyncWorker_1) [homeassistant.util.package] "
-        "Unable to install package scipy==1.18.1: No solution found"
+        "Unable to install package pyomo==6.10.1: No solution found"
     )
-    problems = install_check.check_log(_log(tmp_path, INSTALLED + line + "\n"), REQUIREMENTS)
-    assert problems == [f"error: {line}"]
+    # Home Assistant 2026.10 on Python 3.14 cannot build a wheel for its voice pipeline.
+    theirs = (
+        "2026-12-01 09:04:57.369 ERROR (SyncWorker_3) [homeassistant.util.package] "
+        "Unable to install package pymicro-vad==1.0.1: error: Failed to build"
+    )
+    log = _log(tmp_path, INSTALLED + ours + "\n" + theirs + "\n" + theirs + "\n")
+    assert install_check.check_log(log, REQUIREMENTS) == [f"error: {ours}"]
+    assert install_check.others_failing(log, REQUIREMENTS) == ["pymicro-vad==1.0.1"]
 
 
 def test_a_requirement_home_assistant_did_not_install_itself_fails(tmp_path: Path) -> None:
