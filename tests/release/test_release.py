@@ -232,7 +232,9 @@ def test_the_release_workflow_tests_then_uploads_the_zip_hacs_asks_for() -> None
     # YAML 1.1 reads the key `on` as true; GitHub reads it as "on".
     assert workflow.get("on", workflow.get(True)) == {"push": {"tags": ["v*"]}}
     assert workflow["permissions"] == {"contents": "write"}
-    (job,) = workflow["jobs"].values()
+    assert workflow["jobs"]["validate"] == {"uses": "./.github/workflows/validate.yml"}
+    job = workflow["jobs"]["release"]
+    assert job["needs"] == "validate"
     assert job["timeout-minutes"] <= 90
     runs = [step.get("run", "") for step in job["steps"]]
     tests = next(i for i, run in enumerate(runs) if "scripts/test" in run)
