@@ -1,0 +1,1 @@
+"""Pure domain models of the integration (session, accounts), tested without Home Assistant."""
