@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 
 CLIENT_ID = "http://127.0.0.1/"
-FLOW = [
+FLOW: list[dict[str, Any]] = [
     {"name": "Demo home", "charger_source": "simulated"},
     {"phases": "3", "voltage": 230, "min_current": 6, "max_current": 16},
     {"battery_kwh": 60, "efficiency": 0.92, "arrival_soc": 30},
@@ -92,47 +92,77 @@ async def _api(session: aiohttp.ClientSession, method: str, url: str, **kwargs: 
         return body
 
 
+async def login(
+    session: aiohttp.ClientSession, url: str, user: str, password: str, seconds: float = 240
+) -> dict[str, str]:
+    """Wait for Home Assistant's HTTP server, log in; the headers for its REST API."""
+    await _wait(session, url, seconds)
+    return {"Authorization": f"Bearer {await _token(session, url, user, password)}"}
+
+
+async def add_evflex(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    flow: list[dict[str, Any]],
+) -> str:
+    """Walk EVFlex's config flow with `flow`'s answers, step by step; the new entry's id."""
+    step = await _api(
+        session,
+        "POST",
+        f"{url}/api/config/config_entries/flow",
+        headers=headers,
+        json={"handler": "evflex", "show_advanced_options": False},
+    )
+    for user_input in flow:
+        if step.get("errors"):
+            raise RuntimeError(f"config flow step {step['step_id']}: {step['errors']}")
+        if step.get("type") != "form":
+            raise RuntimeError(f"config flow ended early with {step}")
+        step = await _api(
+            session,
+            "POST",
+            f"{url}/api/config/config_entries/flow/{step['flow_id']}",
+            headers=headers,
+            json=user_input,
+        )
+    if step.get("type") != "create_entry":
+        raise RuntimeError(f"config flow ended with {step}")
+    return str(step["result"]["entry_id"])
+
+
+async def get_plan(
+    session: aiohttp.ClientSession,
+    url: str,
+    headers: dict[str, str],
+    entry_id: str,
+    seconds: float = 180,
+) -> dict[str, Any]:
+    """Wait until the entry has loaded, then call evflex.get_plan; its response."""
+    await _loaded(session, url, headers, entry_id, seconds)
+    answer = await _api(
+        session,
+        "POST",
+        f"{url}/api/services/evflex/get_plan?return_response",
+        headers=headers,
+        json={"config_entry_id": entry_id},
+    )
+    return dict(answer["service_response"])
+
+
 async def main(url: str, user: str, password: str) -> int:
     async with aiohttp.ClientSession() as session:
-        await _wait(session, url, 240)
-        headers = {"Authorization": f"Bearer {await _token(session, url, user, password)}"}
+        headers = await login(session, url, user, password)
         entries = await _api(
             session, "GET", f"{url}/api/config/config_entries/entry", headers=headers
         )
         evflex = [e for e in entries if e["domain"] == "evflex"]
         if not evflex:
-            step = await _api(
-                session,
-                "POST",
-                f"{url}/api/config/config_entries/flow",
-                headers=headers,
-                json={"handler": "evflex", "show_advanced_options": False},
-            )
-            for user_input in FLOW:
-                if step.get("errors"):
-                    raise RuntimeError(f"config flow step {step['step_id']}: {step['errors']}")
-                step = await _api(
-                    session,
-                    "POST",
-                    f"{url}/api/config/config_entries/flow/{step['flow_id']}",
-                    headers=headers,
-                    json=user_input,
-                )
-            if step.get("type") != "create_entry":
-                raise RuntimeError(f"config flow ended with {step}")
-            entry_id = step["result"]["entry_id"]
+            entry_id = await add_evflex(session, url, headers, FLOW)
             print("  EVFlex set up through its config flow: Demo home (simulated charger)")
         else:
             entry_id = evflex[0]["entry_id"]
-        await _loaded(session, url, headers, entry_id, 180)
-        answer = await _api(
-            session,
-            "POST",
-            f"{url}/api/services/evflex/get_plan?return_response",
-            headers=headers,
-            json={"config_entry_id": entry_id},
-        )
-        result = answer["service_response"]
+        result = await get_plan(session, url, headers, entry_id)
         summary = result["plan"]["summary"]
         print(
             f"  EVFlex plan: {result['plan']['status']}, {summary['energy_kwh']} kWh,"

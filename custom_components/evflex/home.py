@@ -29,6 +29,7 @@ from .const import (
     CONF_EXPORT_SENSOR,
     CONF_HOUSE_POWER,
     CONF_IMPORT_LIMIT,
+    CONF_PREFERENCE,
     CONF_PRICE_SENSOR,
     CONF_PV_FORECAST,
     CONF_PV_POWER,
@@ -44,6 +45,7 @@ from .const import (
     EVENT_TARGET_AT_RISK,
     ISSUE_OPTIMIZER_FAILED,
     ISSUE_PRICES_UNKNOWN,
+    PREFERENCES,
 )
 from .controller import Controller, Decision, Situation, slot_at
 from .inputs import pv_forecast, read_float, read_kw
@@ -328,7 +330,10 @@ class Home:
                 export_limit=self.config.get(CONF_EXPORT_LIMIT),
                 mode=settings.mode,
                 signals=self.signals,
-                preferences={},
+                preferences={
+                    "profile": self.config.get(CONF_PREFERENCE, PREFERENCES[0]),
+                    "spread_key": self.entry.entry_id,  # homes of a street pick different slots
+                },
             )
         )
 

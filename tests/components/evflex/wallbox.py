@@ -36,6 +36,7 @@ ENTITY_DATA: dict[str, Any] = {
     "tariff_kind": "preset",
     "preset": "shanghai_residential_tou",
     "max_start_delay_s": 0,
+    "charging_preference": "as_early_as_possible",
 }
 
 
