@@ -324,12 +324,14 @@ def _preference(
         return SLOT_PENALTY * ref * sum(m.on[t] for t in switched) + sum(
             EARLY_WEIGHT * ref * (t + 1) / n * h * m.p[t] for t in range(n)
         )
-    # The peak over the slots the plan chooses (a forced minimum-SoC slot is not chosen).
+    # The peak of what the EV draws from the grid (PV surplus taken does not load it),
+    # over the slots the plan chooses (a forced minimum-SoC slot is not chosen).
     gentle = gentle_kw(p)
-    free_slots = [t for t in can if p.floor[t] <= EPS]
-    top = max([p.ev_max[t] for t in free_slots] + [gentle])
+    surplus = [max(0.0, p.pv[t] - p.base[t]) for t in range(n)]
+    free_slots = [t for t in can if p.floor[t] <= EPS and p.ev_max[t] > surplus[t] + gentle]
+    top = max([p.ev_max[t] - surplus[t] for t in free_slots] + [gentle])
     m.peak = pyo.Var(bounds=(gentle, top))
-    m.under_peak = pyo.Constraint(free_slots, rule=lambda m, t: m.p[t] <= m.peak)
+    m.under_peak = pyo.Constraint(free_slots, rule=lambda m, t: m.p[t] <= m.peak + surplus[t])
     terms = peak_weight(p) * m.peak
     ready = ready_slot(p)
     if needed > EPS and 0 < ready < p.deadline:
@@ -340,7 +342,8 @@ def _preference(
         terms += READY_WEIGHT * ref * m.late
     anchor = spread_anchor(p)
     terms += SLOT_HOUR_PENALTY * ref * h * sum(m.on[t] for t in switched)
-    terms += sum(SPREAD_WEIGHT * ref * abs(t + 0.5 - anchor) / n * h * m.p[t] for t in can)
+    grid_slots = [t for t in can if surplus[t] <= EPS]  # where charging means importing
+    terms += sum(SPREAD_WEIGHT * ref * abs(t + 0.5 - anchor) / n * h * m.p[t] for t in grid_slots)
     return terms
 
 

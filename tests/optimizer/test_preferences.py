@@ -12,7 +12,7 @@ import hashlib
 import pytest
 
 from optimizer import PlanError, parse, plan
-from optimizer.model import GENTLE_SHARE, spread_fraction
+from optimizer.model import spread_fraction
 from optimizer.problem import build
 from tests.optimizer.helpers import EARLY, at, charging, iv, request, run
 
@@ -122,8 +122,9 @@ def test_pv_wins_over_the_preference() -> None:
     # 06:00-18:00 at a flat 0.30 import, 0.05 export; PV 6 kW 09:00-15:00, house 0.5 kW:
     # 10 kWh wanted, all of it from the 5.5 kW surplus (0.05 forgone, not 0.30 bought).
     # Cost as today: house 6 h x 0.5 x 0.30 = 0.90, minus export (33 - 10) x 0.05 = 1.15.
-    # Gentle power max(1.4, 25% of 7.4 = 1.85) = 1.85: 10 / (1.85 x 0.25) = 21.6 slots of
-    # the 24 with surplus, so the peak is at that gentle power.
+    # PV surplus taken does not load the grid, so the peak term does not spread it: the
+    # car takes the whole 5.5 kW surplus in the fewest slots: 10 / (5.5 x 0.25) = 7.27,
+    # so 7 slots at 5.5 kW and one at 0.375 / 0.25 = 1.5 kW (above the 1.4 kW minimum).
     out = plan(
         request(
             start=at("06:00"),
@@ -141,5 +142,6 @@ def test_pv_wins_over_the_preference() -> None:
     )
     assert out["summary"]["cost"] == pytest.approx(0.90 - 1.15, abs=1e-6)
     assert all("09:00" <= hhmm < "15:00" for hhmm, _ in charging(out))
-    assert max(kw for _, kw in charging(out)) == pytest.approx(7.4 * GENTLE_SHARE, abs=1e-4)
+    powers = sorted(kw for _, kw in charging(out))
+    assert powers == pytest.approx([1.5] + [5.5] * 7, abs=1e-4)
     assert out["summary"]["energy_kwh"] == pytest.approx(10.0, abs=1e-3)
