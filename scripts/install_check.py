@@ -37,6 +37,7 @@ from typing import Any
 
 import aiohttp
 from demo_configure import add_evflex, get_plan, login
+from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
 USER, PASSWORD = "installer", "evflex-install-check"
@@ -178,7 +179,8 @@ def others_failing(log: Path, requirements: list[str]) -> list[str]:
 
 def check_installed(venv: Path, requirements: list[str], workdir: Path) -> list[str]:
     """Each requirement is now in the venv, at the pinned version (HA's install landed there)."""
-    names = [r.split("==")[0] for r in requirements]
+    wanted = [Requirement(r) for r in requirements]
+    names = [r.name for r in wanted]
     probe = (
         "import importlib.metadata as m, json, sys\n"
         "out = {}\n"
@@ -201,13 +203,14 @@ def check_installed(venv: Path, requirements: list[str], workdir: Path) -> list[
     found: dict[str, list[str] | None] = json.loads(answer.stdout)
     prefix = str(venv.resolve())
     problems = []
-    for requirement, name in zip(requirements, names, strict=True):
+    for requirement, name in zip(wanted, names, strict=True):
         where = found[name]
-        pinned = requirement.split("==")[1]
         if where is None:
             problems.append(f"{name} is not installed in {venv} after Home Assistant started")
-        elif where[0] != pinned or not str(Path(where[1]).resolve()).startswith(prefix):
-            problems.append(f"{name} {where[0]} at {where[1]}, not {pinned} inside {venv}")
+        elif not requirement.specifier.contains(where[0]) or not str(
+            Path(where[1]).resolve()
+        ).startswith(prefix):
+            problems.append(f"{name} {where[0]} at {where[1]}, not {requirement} inside {venv}")
         else:
             print(f"  {name} {where[0]} installed by Home Assistant into {where[1]}")
     return problems
