@@ -9,7 +9,7 @@ controller are objects of their own, each tested on its own.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -119,13 +119,3 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         except ChargerError:
             return  # the next cycle reports it
         self.async_set_updated_data(await self._apply(state, dt_util.utcnow()))
-
-    def current_slot(self) -> dict[str, Any] | None:
-        from .controller import slot_at
-
-        found = slot_at(self.data.plan if self.data else None, dt_util.utcnow())
-        return found[1] if found else None
-
-
-def refresh_data(data: EvflexData, **changes: Any) -> EvflexData:
-    return replace(data, **changes)

@@ -53,6 +53,7 @@ from .optimizer.request import Interval
 from .optimizer.tariffs import TouTariff
 from .planner import SLOT, Built, PlanInputs, Planner, build_request, slot_floor
 from .planning import PlanOutcome, async_plan
+from .repairs import Repairs
 from .session import (
     EVENT_CAPPED,
     EVENT_SESSION_STARTED,
@@ -95,8 +96,6 @@ class Home:
         ]
         delay = float(config.get(CONF_START_DELAY, DEFAULT_START_DELAY_S))
         self.controller = Controller(driver, seed=entry.entry_id, max_delay_s=delay)
-        from .repairs import Repairs
-
         self.repairs = Repairs(hass, entry.entry_id, entry.title)
         self.planner = Planner(
             build=self._build,

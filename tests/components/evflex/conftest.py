@@ -73,13 +73,18 @@ def make_entry(**changes: Any) -> MockConfigEntry:
     )
 
 
-@pytest.fixture
-async def entry(hass: HomeAssistant, shanghai: None, evening: datetime) -> MockConfigEntry:
-    config_entry = make_entry()
+async def setup_entry(hass: HomeAssistant, **changes: Any) -> MockConfigEntry:
+    """Add and set up an entry (`SIM_DATA` with `changes`); wait until it has planned."""
+    config_entry = make_entry(**changes)
     config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(config_entry.entry_id)
     await hass.async_block_till_done()
     return config_entry
+
+
+@pytest.fixture
+async def entry(hass: HomeAssistant, shanghai: None, evening: datetime) -> MockConfigEntry:
+    return await setup_entry(hass)
 
 
 @pytest.fixture

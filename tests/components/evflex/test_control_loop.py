@@ -19,7 +19,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.evflex.const import DOMAIN
 
-from .conftest import make_entry
+from .conftest import setup_entry
 from .wallbox import ENTITY_DATA, Wallbox, drive
 
 SHANGHAI = "Asia/Shanghai"
@@ -39,14 +39,6 @@ def _float(hass: HomeAssistant, key: str) -> float:
     return float(_state(hass, key))
 
 
-async def _setup(hass: HomeAssistant, **data: Any) -> MockConfigEntry:
-    entry = make_entry(**data)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
 async def _wallbox_entry(
     hass: HomeAssistant, wallbox_sensors: tuple[str, ...] | None = None, **data: Any
 ) -> tuple[MockConfigEntry, Wallbox]:
@@ -61,11 +53,7 @@ async def _wallbox_entry(
     ):
         if sensor not in sensors:
             config.pop(key, None)
-    entry = make_entry(**config)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry, wallbox
+    return await setup_entry(hass, **config), wallbox
 
 
 def _plan(entry: MockConfigEntry) -> dict[str, Any]:
@@ -94,7 +82,7 @@ async def test_1_departure_at_0740_is_planned_and_off_is_off(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, mode: str
 ) -> None:
     """Finding 1: a 07:40 departure used to fail the request and charge at 16 A in the peak."""
-    entry = await _setup(hass)
+    entry = await setup_entry(hass)
     await hass.services.async_call(
         DOMAIN,
         "set_session",
@@ -270,7 +258,7 @@ async def test_5_reconfigure_takes_effect_after_options(
 @pytest.mark.usefixtures("shanghai", "evening")
 async def test_6_the_newest_setting_wins(hass: HomeAssistant) -> None:
     """Finding 6: two quick target changes left a 90% setting with the 85% plan."""
-    entry = await _setup(hass)
+    entry = await setup_entry(hass)
     calls = [
         hass.services.async_call(
             DOMAIN,
@@ -295,7 +283,7 @@ async def test_6_the_newest_setting_wins(hass: HomeAssistant) -> None:
 @pytest.mark.usefixtures("shanghai", "evening")
 async def test_7_the_last_slot_before_departure_is_planned(hass: HomeAssistant) -> None:
     """Finding 7: a 07:30 departure planned only to 07:15."""
-    entry = await _setup(hass)
+    entry = await setup_entry(hass)
     slots = _plan(entry)["slots"]
     assert dt_util.as_local(datetime.fromisoformat(slots[-1]["start"])).strftime("%H:%M") == (
         "07:15"
@@ -312,7 +300,7 @@ async def test_7_dst_fall_back_plans_from_now(
     # Clocks go back on Sunday 25 Oct 2026, 03:00 CEST -> 02:00 CET. Now: 01:20 CEST
     # (23:20 UTC on the 24th); the departure 07:30 CET is 06:30 UTC.
     freezer.move_to(datetime(2026, 10, 24, 23, 20, tzinfo=dt_util.UTC))
-    entry = await _setup(
+    entry = await setup_entry(
         hass,
         tariff_kind="custom",
         peak_price=0.40,
@@ -364,7 +352,7 @@ async def test_9_an_unavailable_price_sensor_is_not_free_energy(
 ) -> None:
     """Finding 9: an unavailable price sensor meant a flat zero price and no repair."""
     hass.states.async_set("sensor.price", "0.30", {"unit_of_measurement": "CNY/kWh"})
-    entry = await _setup(hass, tariff_kind="sensor", price_entity="sensor.price")
+    entry = await setup_entry(hass, tariff_kind="sensor", price_entity="sensor.price")
     hass.states.async_set("sensor.price", "unavailable")
     await drive(hass, freezer, None, 16)
     assert _state(hass, "plan_status") == "prices_unknown"
@@ -391,7 +379,7 @@ async def test_9_a_forecast_that_ends_early_is_not_extended_as_cheap(
     hass.states.async_set(
         "sensor.price", "0.50", {"unit_of_measurement": "CNY/kWh", "raw_today": forecast}
     )
-    entry = await _setup(hass, tariff_kind="sensor", price_entity="sensor.price")
+    entry = await setup_entry(hass, tariff_kind="sensor", price_entity="sensor.price")
     prices = {s["start"]: s["import_price"] for s in _plan(entry)["slots"]}
     after_midnight = [
         p for t, p in prices.items() if datetime.fromisoformat(t) >= start + timedelta(hours=6)
@@ -412,7 +400,7 @@ async def test_10_solar_only_follows_the_measured_surplus(
     freezer.move_to(datetime(2026, 11, 30, 3, 0, tzinfo=dt_util.UTC))  # 11:00 in Shanghai
     hass.states.async_set("sensor.pv", "9.0", {"unit_of_measurement": "kW"})
     hass.states.async_set("sensor.house", "0.5", {"unit_of_measurement": "kW"})
-    entry = await _setup(hass, pv_power_entity="sensor.pv", house_power_entity="sensor.house")
+    entry = await setup_entry(hass, pv_power_entity="sensor.pv", house_power_entity="sensor.house")
     await hass.services.async_call(
         DOMAIN,
         "set_session",

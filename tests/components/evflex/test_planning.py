@@ -14,15 +14,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.evflex.const import DOMAIN
 
-from .conftest import advance, make_entry
-
-
-async def _setup(hass: HomeAssistant, **data: object) -> MockConfigEntry:
-    config_entry = make_entry(**data)
-    config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(config_entry.entry_id)
-    await hass.async_block_till_done()
-    return config_entry
+from .conftest import advance, setup_entry
 
 
 async def _plan(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
@@ -34,7 +26,7 @@ async def _plan(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
 async def test_plans_through_the_companion_service(
     hass: HomeAssistant, shanghai: None, evening: datetime, companion: str
 ) -> None:
-    entry = await _setup(hass, remote_url=companion)
+    entry = await setup_entry(hass, remote_url=companion)
     result = await _plan(hass, entry)
     assert result["source"] == "remote"
     assert result["plan"]["summary"]["cost"] == pytest.approx(9.21, abs=0.01)
@@ -43,7 +35,7 @@ async def test_plans_through_the_companion_service(
 async def test_companion_down_falls_back_to_in_process(
     hass: HomeAssistant, shanghai: None, evening: datetime, socket_enabled: None
 ) -> None:
-    entry = await _setup(hass, remote_url="http://127.0.0.1:9")
+    entry = await setup_entry(hass, remote_url="http://127.0.0.1:9")
     result = await _plan(hass, entry)
     assert result["source"] == "local"
     assert result["plan"]["status"] == "ok"
@@ -65,7 +57,7 @@ async def test_a_refused_request_charges_by_the_safe_plan(
         return real_plan(request)
 
     with patch("custom_components.evflex.planning.plan", side_effect=refusing):
-        entry = await _setup(hass)
+        entry = await setup_entry(hass)
         assert hass.states.get("sensor.garage_plan_status").state == "fallback"
         assert entry.runtime_data.data.source == "safe"
         # Transient: no repair yet; it comes once planning has failed for 30 minutes.
@@ -95,7 +87,7 @@ async def test_with_no_plan_at_all_the_car_charges_only_when_the_departure_needs
     with patch(
         "custom_components.evflex.planning.plan", side_effect=RuntimeError("broken install")
     ):
-        entry = await _setup(hass)
+        entry = await setup_entry(hass)
         await hass.services.async_call(
             DOMAIN, "set_session", {"config_entry_id": entry.entry_id, "mode": mode}, blocking=True
         )
@@ -113,7 +105,7 @@ async def test_with_no_plan_at_all_the_car_charges_only_when_the_departure_needs
 async def test_random_start_delay_at_the_tariff_boundary(
     hass: HomeAssistant, shanghai: None, evening: datetime, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry = await _setup(hass, max_start_delay_s=600)
+    entry = await setup_entry(hass, max_start_delay_s=600)
     delay = entry.runtime_data.home.controller.start_delay(
         datetime.fromisoformat("2026-11-29T22:00:00+08:00")
     ).total_seconds()

@@ -17,7 +17,7 @@ from homeassistant.util import dt as dt_util
 
 from custom_components.evflex.const import DOMAIN
 
-from .conftest import make_entry
+from .conftest import setup_entry
 from .wallbox import ENTITY_DATA, Wallbox, drive
 
 STEP_S = 120
@@ -26,10 +26,7 @@ STEP_S = 120
 @pytest.mark.usefixtures("shanghai", "evening")
 async def test_a_week_of_ordinary_days(hass: HomeAssistant, freezer: FrozenDateTimeFactory) -> None:
     wallbox = Wallbox(hass, soc=35.0)
-    entry = make_entry(**ENTITY_DATA)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await setup_entry(hass, **ENTITY_DATA)
     await hass.services.async_call(
         DOMAIN,
         "set_session",
