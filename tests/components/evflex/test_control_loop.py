@@ -416,3 +416,23 @@ async def test_10_solar_only_follows_the_measured_surplus(
     hass.states.async_set("sensor.pv", "6.0", {"unit_of_measurement": "kW"})
     await drive(hass, freezer, None, 1)
     assert driver.current_a == 7  # 5.5 kW -> 7.97 A -> 7 A
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_8_a_boost_without_a_car_is_refused_with_a_reason(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Finding 8: a boost belongs to a session; with no car there is none to boost."""
+    from homeassistant.exceptions import ServiceValidationError
+
+    entry, wallbox = await _wallbox_entry(hass)
+    wallbox.plugged = False
+    await drive(hass, freezer, wallbox, 3)
+    with pytest.raises(ServiceValidationError) as refused:
+        await hass.services.async_call(
+            DOMAIN, "boost", {"config_entry_id": entry.entry_id, "energy_kwh": 5}, blocking=True
+        )
+    assert refused.value.translation_placeholders == {
+        "field": "boost",
+        "rule": "needs the car plugged in",
+    }
