@@ -175,7 +175,8 @@ async def test_a_companion_answering_nonsense_falls_back_to_planning_in_process(
         coordinator = entry.runtime_data
         assert coordinator.last_update_success
         assert coordinator.data.source == "local"
-        assert coordinator.data.error and coordinator.data.error.startswith("companion service")
+        assert coordinator.data.error
+        assert coordinator.data.error.startswith("companion service")
         assert _state(hass, "plan_status") not in ("unavailable", "fallback")
     finally:
         await hass.config_entries.async_unload(entry.entry_id)
