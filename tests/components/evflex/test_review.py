@@ -9,6 +9,7 @@ its reason says what goes wrong.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,9 +18,13 @@ from unittest.mock import patch
 import pytest
 from aiohttp import web
 from freezegun.api import FrozenDateTimeFactory
-from homeassistant.core import HomeAssistant
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant, ServiceCall
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.evflex.const import DOMAIN
 
 from .conftest import make_entry
 from .wallbox import ENTITY_DATA, Wallbox, drive
@@ -183,28 +188,178 @@ async def test_a_companion_answering_nonsense_falls_back_to_planning_in_process(
         await runner.cleanup()
 
 
-@pytest.mark.usefixtures("shanghai", "evening", "socket_enabled")
-async def test_a_slow_companion_falls_back_within_its_timeout(
+# --- two things at once --------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_a_plan_in_flight_at_unload_does_not_command_the_charger_afterwards(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    """A companion that does not answer: after the request timeout, the local plan."""
-    import aiohttp
+    """An options change (or a removal) while a plan is being made: Home Assistant waits
+    for the entry's planning task after the entry is unloaded, and the finished plan
+    used to be applied to the charger (a write after EVFlex let it go: a Modbus charger
+    left at its safe current is commanded again) and published to the site, where
+    another charger in the home plans around the ghost until Home Assistant restarts."""
+    from custom_components.evflex import home as home_module
+    from custom_components.evflex.site import PLANS
 
+    entry, wallbox = await _wallbox_entry(hass)
+    await drive(hass, freezer, wallbox, 1)
     gate = asyncio.Event()
+    real = home_module.async_plan
 
-    async def handler(request: web.Request) -> web.Response:
+    async def slow(*args: Any) -> Any:
+        outcome = await real(*args)
         await gate.wait()
-        return web.json_response({})
+        return outcome
 
-    runner, url = await _serve(handler)
-    try:
-        with patch(
-            "custom_components.evflex.planning.REMOTE_TIMEOUT", aiohttp.ClientTimeout(total=0.3)
-        ):
-            entry = await _setup(hass, remote_url=url)
-        assert entry.runtime_data.data.source == "local"
-        assert "companion service" in (entry.runtime_data.data.error or "")
-    finally:
+    with patch.object(home_module, "async_plan", slow):
+        entry.runtime_data.home.planner.request_replan("test")
+        await asyncio.sleep(0)
+        unload = hass.async_create_task(hass.config_entries.async_unload(entry.entry_id))
+        for _ in range(20):
+            await asyncio.sleep(0)
+        wallbox.on = True  # the vendor app: EVFlex would switch it off if it still ran
+        wallbox.publish()
+        writes = len(wallbox.writes)
         gate.set()
-        await hass.config_entries.async_unload(entry.entry_id)
-        await runner.cleanup()
+        assert await unload
+        await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert wallbox.writes[writes:] == []
+    assert entry.entry_id not in hass.data.get(PLANS, {})
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_two_chargers_in_one_home_stay_under_the_main_fuse(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Two EVFlex entries behind one 14 kW main fuse, both cars 30% -> 80% of 60 kWh
+    (30 kWh each) at up to 11.04 kW: at no slot do the two plans add up above 14 kW,
+    through a night of replans, and both cars still reach 80%."""
+    first = await _setup(hass, import_limit_kw=14)
+    second = make_entry(import_limit_kw=14)
+    second = MockConfigEntry(
+        domain=DOMAIN,
+        title="Drive",
+        data=dict(second.data),
+        unique_id="simulated_drive",
+        entry_id="drive-entry",
+    )
+    second.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(second.entry_id)
+    await hass.async_block_till_done()
+    worst = 0.0
+    for _ in range(13 * 4 + 2):  # 18:00 -> 07:30, a quarter hour at a time
+        await drive(hass, freezer, None, 15, step_s=300)
+        one = {s["start"]: s["ev_kw"] for s in first.runtime_data.data.plan["slots"]}
+        two = {s["start"]: s["ev_kw"] for s in second.runtime_data.data.plan["slots"]}
+        for start in one.keys() & two.keys():
+            worst = max(worst, one[start] + two[start])
+    assert worst <= 14 + 1e-6
+    for entry in (first, second):
+        assert entry.runtime_data.home.session.soc_pct(dt_util.utcnow()) >= 79.5
+
+
+# --- sensors that flicker ------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+@pytest.mark.xfail(
+    strict=True,
+    reason="An unavailable status sensor reads as 'cannot tell', and the session starts a "
+    "new one on 'cannot tell' while no car is plugged in: an OCPP reconnect at night "
+    "opens a phantom session (plan, switch on, a session counted in the month)",
+)
+async def test_a_status_sensor_going_unavailable_with_no_car_starts_no_session(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    entry, wallbox = await _wallbox_entry(hass)
+    wallbox.plugged = False
+    wallbox.publish()
+    await drive(hass, freezer, wallbox, 5)
+    assert not entry.runtime_data.home.session.plugged
+    hass.states.async_set("sensor.wb_status", "unavailable")  # the charger's link drops
+    await drive(hass, freezer, None, 1)
+    wallbox.publish()
+    await drive(hass, freezer, wallbox, 5)
+    home = entry.runtime_data.home
+    assert not home.session.plugged
+    assert home.accounts.sessions == 0
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_an_energy_meter_flickering_during_charging_loses_nothing(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """The meter goes unavailable for 3 minutes at a time while the car charges at
+    11.04 kW: the session's energy still equals the meter's increase (what was charged
+    while it was away is credited when it returns), within 1%."""
+    entry, wallbox = await _wallbox_entry(hass)
+    await drive(hass, freezer, wallbox, 4 * 60)  # 22:00
+    start = wallbox.meter_kwh
+    for _ in range(6):
+        await drive(hass, freezer, wallbox, 7)
+        wallbox.meter_down = True
+        await drive(hass, freezer, wallbox, 3)
+        wallbox.meter_down = False
+    await drive(hass, freezer, wallbox, 2)
+    charged = wallbox.meter_kwh - start
+    assert charged > 5
+    assert entry.runtime_data.home.session.energy_kwh == pytest.approx(charged, rel=0.01)
+
+
+# --- a charger's number that refuses or clamps ----------------------------------------------
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_a_number_that_clamps_is_not_fought_every_cycle(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The charger's number clamps to 13 A (its own cable limit) when EVFlex asks 16:
+    EVFlex re-sends at most once per write interval and warns once, not every cycle."""
+    entry, wallbox = await _wallbox_entry(hass)
+    original = wallbox._number
+
+    async def clamping(call: ServiceCall) -> None:
+        await original(call)
+        wallbox.amps = min(wallbox.amps, 13.0)
+        wallbox.publish()
+
+    hass.services.async_register("number", "set_value", clamping)
+    await drive(hass, freezer, wallbox, 4 * 60)  # 22:00
+    caplog.clear()
+    before = len(wallbox.writes)
+    await drive(hass, freezer, wallbox, 30)
+    assert wallbox.on
+    # 30 minutes, 30 s write interval: at most 60 writes; one warning
+    assert len(wallbox.writes) - before <= 61
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "evflex" in r.name]
+    assert len(warnings) <= 1
+    del entry
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+@pytest.mark.xfail(
+    strict=True,
+    reason="A charger that refuses the write (a number whose max is below max_current, a "
+    "switch service that raises) is retried every 30 s cycle with a warning each time: "
+    "the log fills, no repair tells the owner what to change",
+)
+async def test_a_number_that_refuses_the_value_warns_once(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    entry, wallbox = await _wallbox_entry(hass)
+
+    async def refusing(call: ServiceCall) -> None:
+        if float(call.data["value"]) > 13:
+            raise ServiceValidationError("value 16 is above the maximum 13")
+        await wallbox._number(call)
+
+    hass.services.async_register("number", "set_value", refusing)
+    await drive(hass, freezer, wallbox, 4 * 60)  # 22:00
+    caplog.clear()
+    await drive(hass, freezer, wallbox, 30)
+    warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "evflex" in r.name]
+    assert len(warnings) <= 1
+    del entry
