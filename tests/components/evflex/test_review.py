@@ -201,12 +201,12 @@ async def test_a_plan_in_flight_at_unload_does_not_command_the_charger_afterward
     left at its safe current is commanded again) and published to the site, where
     another charger in the home plans around the ghost until Home Assistant restarts."""
     from custom_components.evflex import home as home_module
+    from custom_components.evflex.planning import async_plan as real
     from custom_components.evflex.site import PLANS
 
     entry, wallbox = await _wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 1)
     gate = asyncio.Event()
-    real = home_module.async_plan
 
     async def slow(*args: Any) -> Any:
         outcome = await real(*args)
