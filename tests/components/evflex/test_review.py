@@ -9,6 +9,7 @@ its reason says what goes wrong.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import math
 from datetime import datetime, timedelta
@@ -363,3 +364,176 @@ async def test_a_number_that_refuses_the_value_warns_once(
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING and "evflex" in r.name]
     assert len(warnings) <= 1
     del entry
+
+
+# --- clocks: DST in Europe/Berlin and America/New_York ------------------------------------
+
+UTC = dt_util.UTC
+DST_EVES = [
+    # (zone, 18:00 local on the eve, in UTC): the change comes that night.
+    pytest.param(
+        "Europe/Berlin", datetime(2026, 3, 28, 17, 0, tzinfo=dt_util.UTC), id="berlin-spring"
+    ),
+    pytest.param(
+        "Europe/Berlin", datetime(2026, 10, 24, 16, 0, tzinfo=dt_util.UTC), id="berlin-fall"
+    ),
+    pytest.param(
+        "America/New_York", datetime(2026, 3, 7, 23, 0, tzinfo=dt_util.UTC), id="ny-spring"
+    ),
+    pytest.param(
+        "America/New_York", datetime(2026, 10, 31, 22, 0, tzinfo=dt_util.UTC), id="ny-fall"
+    ),
+]
+
+
+@pytest.mark.parametrize(("zone", "eve"), DST_EVES)
+async def test_a_dst_night_charges_in_the_valley_and_meets_the_departure(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory, zone: str, eve: datetime
+) -> None:
+    """Off-peak 22:00-06:00 by the wall clock (7 h of real time in spring, 9 h in the
+    fall); 30 kWh to charge at 11.04 kW (2 h 43 min): never a watt in the peak, 80% by
+    07:30 local, and every plan's slots follow one another without a gap or overlap."""
+    await hass.config.async_set_time_zone(zone)
+    hass.config.currency = "EUR"
+    freezer.move_to(eve)
+    entry = await _setup(
+        hass,
+        tariff_kind="custom",
+        peak_price=0.40,
+        offpeak_price=0.20,
+        offpeak_start="22:00:00",
+        offpeak_end="06:00:00",
+        currency="EUR",
+    )
+    driver = entry.runtime_data.home.driver
+    peak_amps: list[str] = []
+    while _local_hm(dt_util.utcnow()) != "07:30":
+        await drive(hass, freezer, None, 5, step_s=300)
+        local = dt_util.as_local(dt_util.utcnow())
+        if driver.current_a > 0 and 6 <= local.hour < 22:
+            peak_amps.append(local.isoformat())
+        plan = entry.runtime_data.data.plan
+        if plan:
+            for a, b in itertools.pairwise(plan["slots"]):
+                assert a["end"] == b["start"]
+    assert peak_amps == []
+    soc = entry.runtime_data.home.session.soc_pct(dt_util.utcnow())
+    assert soc >= 79.5
+
+
+async def test_a_departure_in_the_spring_forward_gap_is_the_first_instant_after_it(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Departure 02:30 on 29 Mar 2026 in Berlin, a time the clocks skip (02:00 CET ->
+    03:00 CEST): planned to 03:00 CEST = 01:00 UTC."""
+    await hass.config.async_set_time_zone("Europe/Berlin")
+    freezer.move_to(datetime(2026, 3, 28, 17, 0, tzinfo=dt_util.UTC))
+    entry = await _setup(hass)
+    await hass.services.async_call(
+        DOMAIN,
+        "set_session",
+        {"config_entry_id": entry.entry_id, "departure": "02:30"},
+        blocking=True,
+    )
+    slots = entry.runtime_data.data.plan["slots"]
+    assert datetime.fromisoformat(slots[-1]["end"]) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+
+
+# --- restarts ----------------------------------------------------------------------------------
+
+
+async def _restart(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    wallbox: Wallbox,
+    down: timedelta,
+) -> None:
+    """Home Assistant stops, the charger goes on by itself for `down`, HA starts again."""
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    steps = int(down / timedelta(minutes=5))
+    for _ in range(steps):
+        wallbox.step(300)
+        freezer.tick(timedelta(minutes=5))
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_energy_charged_while_home_assistant_was_down_is_in_the_session(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Down from 22:30 to 23:30 while the charger kept charging at 16 A (11.04 kWh):
+    after the restart the session (same plug-in) holds all the meter's increase."""
+    entry, wallbox = await _wallbox_entry(hass)
+    start = wallbox.meter_kwh
+    await drive(hass, freezer, wallbox, 4 * 60 + 30)
+    plugged_at = entry.runtime_data.home.session.plugged_at
+    assert wallbox.on
+    await _restart(hass, entry, freezer, wallbox, timedelta(hours=1))
+    await drive(hass, freezer, wallbox, 1)
+    session = entry.runtime_data.home.session
+    assert session.plugged_at == plugged_at
+    assert session.energy_kwh == pytest.approx(wallbox.meter_kwh - start, rel=0.01)
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_a_departure_that_passed_while_home_assistant_was_down_starts_afresh(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Down from 23:00 to 09:00 the next day, across the 07:30 departure, the car
+    reported plugged in all along: a new session from the restart, planned for the next
+    07:30 (never for one in the past), and the month holds all the metered energy."""
+    entry, wallbox = await _wallbox_entry(hass)
+    start = wallbox.meter_kwh
+    await drive(hass, freezer, wallbox, 5 * 60)
+    await _restart(hass, entry, freezer, wallbox, timedelta(hours=10))
+    now = dt_util.utcnow()
+    home = entry.runtime_data.home
+    assert home.session.plugged
+    assert home.session.plugged_at is not None
+    assert home.session.plugged_at >= now - timedelta(minutes=1)
+    departure = home.session.departure_at(now)
+    assert departure is not None
+    assert dt_util.as_local(departure).strftime("%d %H:%M") == "01 07:30"  # 1 Dec
+    assert home.accounts.energy_kwh == pytest.approx(wallbox.meter_kwh - start, rel=0.01)
+
+
+# --- flash wear, month roll-over -----------------------------------------------------------
+
+
+@pytest.mark.usefixtures("shanghai", "evening")
+async def test_an_hour_of_steady_charging_saves_the_store_a_few_times_only(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """22:30-23:30 charging, a reading a minute, the SoC sensor moving every minute:
+    the store is saved every 10 minutes (6), not every cycle (120)."""
+    from custom_components.evflex.store import EvflexStore
+
+    _, wallbox = await _wallbox_entry(hass)
+    await drive(hass, freezer, wallbox, 4 * 60 + 30)
+    with patch.object(EvflexStore, "save_soon", autospec=True) as save:
+        await drive(hass, freezer, wallbox, 60)
+    assert save.call_count <= 7
+
+
+@pytest.mark.usefixtures("shanghai")
+async def test_the_month_rolls_over_at_local_midnight_mid_session(
+    hass: HomeAssistant, freezer: FrozenDateTimeFactory
+) -> None:
+    """Charging 22:00 30 Nov -> 00:43 1 Dec (Shanghai): December's accounts start at
+    local midnight and hold only what was charged after it."""
+    freezer.move_to(datetime(2026, 11, 30, 10, 0, tzinfo=dt_util.UTC))  # 18:00
+    entry, wallbox = await _wallbox_entry(hass)
+    await drive(hass, freezer, wallbox, 6 * 60)  # midnight
+    at_midnight = wallbox.meter_kwh
+    await drive(hass, freezer, wallbox, 90)
+    accounts = entry.runtime_data.home.accounts
+    assert accounts.month_start is not None
+    assert dt_util.as_local(accounts.month_start).strftime("%m-%d %H:%M") == "12-01 00:00"
+    assert accounts.energy_kwh == pytest.approx(wallbox.meter_kwh - at_midnight, abs=0.2)
+    state = hass.states.get("sensor.garage_savings_this_month")
+    assert state is not None
+    reset = datetime.fromisoformat(state.attributes["last_reset"])
+    assert reset == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)  # 1 Dec 00:00 in Shanghai
