@@ -428,6 +428,7 @@ class Home:
         await self.planner.async_replan("boost")
 
     async def async_unload(self) -> None:
+        self.planner.stop()
         site.publish(self.hass, self.entry.entry_id, None)
         await self.store.async_save(self.snapshot())
         await self.driver.async_close()

@@ -17,6 +17,7 @@ Adapters for the forecasts HA users have:
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,9 +58,10 @@ def read_float(hass: HomeAssistant, entity_id: str | None) -> float | None:
     if state is None or state.state in (STATE_UNAVAILABLE, STATE_UNKNOWN):
         return None
     try:
-        return float(state.state)
+        value = float(state.state)
     except ValueError:
         return None
+    return value if math.isfinite(value) else None  # "nan", "inf": no reading
 
 
 def read_kw(hass: HomeAssistant, entity_id: str | None) -> float | None:
@@ -99,6 +101,8 @@ def _points(items: Iterable[Any]) -> list[tuple[datetime, datetime | None, float
         end = next((_when(item[k]) for k in END_KEYS if k in item), None)
         value = next((item[k] for k in VALUE_KEYS if k in item), None)
         if start is None or isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        if not math.isfinite(value):  # NaN or inf from a broken upstream: no price
             continue
         out.append((start, end, float(value)))
     out.sort(key=lambda p: p[0])

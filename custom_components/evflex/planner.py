@@ -149,8 +149,16 @@ class Planner:
         self.note: str | None = None
         self.planned_at: datetime | None = None
         self.reasons: set[str] = set()
+        self._stopped = False
+
+    def stop(self) -> None:
+        """No more plans (the entry unloads): a plan still in flight is dropped, so it is
+        neither applied to a charger EVFlex has let go of nor published to the site."""
+        self._stopped = True
 
     def request_replan(self, reason: str) -> None:
+        if self._stopped:
+            return
         self.generation += 1
         self.reasons.add(reason)
         if self._task is None or self._task.done():
@@ -188,6 +196,8 @@ class Planner:
                 except Exception:  # never leave the controller without a decision
                     _LOGGER.exception("Building the plan failed; charging without a plan")
                     built, outcome = None, PlanOutcome({}, "none", "internal error")
+                if self._stopped:
+                    return
                 if generation != self.generation and self.outcome is not None:
                     _LOGGER.debug("Inputs changed while planning: planning again")
                     continue  # planned from stale inputs: the newer request wins

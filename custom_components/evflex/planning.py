@@ -13,11 +13,13 @@ Failure ladder (each step documented in the README):
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+import voluptuous as vol
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from yarl import URL
@@ -67,12 +69,58 @@ async def _remote(hass: HomeAssistant, url: str, request: dict[str, Any]) -> dic
     async with session.post(
         f"{url.rstrip('/')}/v1/plan", json=request, timeout=REMOTE_TIMEOUT
     ) as resp:
-        body = await resp.json(content_type=None)
+        body: object = await resp.json(content_type=None)
         if resp.status != 200:
-            raise ValueError(f"HTTP {resp.status}: {body.get('error', '')}")
-    if not isinstance(body, dict) or body.get("version") != 1 or "slots" not in body:
-        raise ValueError("not a plan-v1 response")
+            error = body.get("error", "") if isinstance(body, dict) else ""
+            raise ValueError(f"HTTP {resp.status}: {error}")
+    try:
+        REMOTE_RESPONSE(body)
+    except vol.Invalid as err:
+        where = ".".join(str(p) for p in err.path) or "response"
+        raise ValueError(f"not a plan-v1 response: {where}: {err.msg}") from err
+    assert isinstance(body, dict)  # the schema checked it
     return body
+
+
+def _instant(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise vol.Invalid("must be an ISO 8601 time")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as err:
+        raise vol.Invalid("must be an ISO 8601 time") from err
+    if parsed.utcoffset() is None:
+        raise vol.Invalid("must have a UTC offset")
+    return parsed
+
+
+def _finite(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise vol.Invalid("must be a finite number")
+    return float(value)
+
+
+# What the integration reads from a plan (controller, sensors, the site): a companion
+# that answers anything else is a failed companion, and the plan is made in process.
+_SLOT = vol.Schema(
+    {
+        vol.Required("start"): _instant,
+        vol.Required("end"): _instant,
+        vol.Required("ev_kw"): vol.All(_finite, vol.Range(min=0)),
+        vol.Required("soc_pct"): vol.All(_finite, vol.Range(min=0, max=100)),
+        vol.Optional("pv_kw"): vol.Any(None, _finite),
+        vol.Optional("import_price"): vol.Any(None, _finite),
+    },
+    extra=vol.ALLOW_EXTRA,
+)
+REMOTE_RESPONSE = vol.Schema(
+    {
+        vol.Required("version"): 1,
+        vol.Required("slots"): vol.All([_SLOT], vol.Length(min=1)),
+        vol.Optional("summary"): dict,
+    },
+    extra=vol.ALLOW_EXTRA,
+)
 
 
 def safe_request(request: dict[str, Any]) -> dict[str, Any]:
