@@ -78,6 +78,7 @@ EVENT_CHARGING_STARTED: Final = f"{DOMAIN}_charging_started"
 EVENT_CHARGING_STOPPED: Final = f"{DOMAIN}_charging_stopped"
 
 ISSUE_CHARGER_UNREACHABLE: Final = "charger_unreachable"
+ISSUE_CHARGER_REFUSES: Final = "charger_refuses"
 ISSUE_OPTIMIZER_FAILED: Final = "optimizer_failed"
 ISSUE_PRICES_UNKNOWN: Final = "prices_unknown"
 

@@ -43,6 +43,7 @@ from .const import (
     EVENT_CHARGING_STOPPED,
     EVENT_PLAN_UPDATED,
     EVENT_TARGET_AT_RISK,
+    ISSUE_CHARGER_REFUSES,
     ISSUE_OPTIMIZER_FAILED,
     ISSUE_PRICES_UNKNOWN,
     PREFERENCES,
@@ -68,6 +69,7 @@ from .tariff import Prices, prices, tou_of
 
 _LOGGER = logging.getLogger(__name__)
 FAILED_REPAIR_AFTER = timedelta(minutes=30)
+REFUSED_REPAIR_AFTER = timedelta(minutes=10)
 PRICES_REPAIR_AFTER = timedelta(hours=1)
 DRIFT_PCT = 5.0  # the SoC this far off the plan's path: replan
 SAVE_EVERY = timedelta(minutes=10)  # plain progress is saved this often (flash wear)
@@ -111,6 +113,7 @@ class Home:
         self.pv_kw: float | None = None
         self.house_kw: float | None = None
         self._charging: bool | None = None
+        self._connected: bool | None = None  # the last plug state the charger reported
         self._at_risk = False
         self._saved_at: datetime | None = None
 
@@ -140,10 +143,16 @@ class Home:
         self.pv_kw = read_kw(self.hass, self.config.get(CONF_PV_POWER))
         self.house_kw = read_kw(self.hass, self.config.get(CONF_HOUSE_POWER))
         soc = read_float(self.hass, self.config.get(CONF_SOC_SENSOR))
+        connected = state.connected
+        if connected is None and self.driver.knows_plug:
+            # The status sensor is there but silent now (a reconnect): the car is where
+            # it was; "cannot tell" is for chargers that never can (no session from it).
+            connected = self._connected
+        self._connected = connected
         observed = self.session.observe(
             Reading(
                 at=now,
-                connected=state.connected,
+                connected=connected,
                 meter_kwh=state.energy_kwh if self.driver.has_meter else None,
                 power_kw=self._power(state),
                 soc_pct=soc if soc is not None else state.soc_pct,
@@ -280,7 +289,15 @@ class Home:
         try:
             await self.controller.async_apply(decision, state, now)
         except ChargerError as err:
-            _LOGGER.warning("The charger refused %s A (%s); retrying", decision.amps, err)
+            if self.repairs.problem(
+                ISSUE_CHARGER_REFUSES, now, REFUSED_REPAIR_AFTER, error=str(err)
+            ):
+                _LOGGER.warning(
+                    "The charger refused %s A (%s); retrying every cycle", decision.amps, err
+                )
+        else:
+            if self.repairs.fixed(ISSUE_CHARGER_REFUSES):
+                _LOGGER.info("The charger accepts EVFlex's setpoints again")
         self._events(decision)
         return decision
 

@@ -86,6 +86,11 @@ class ChargerDriver(ABC):
         """The charger has an energy counter (else the session integrates power)."""
         return True
 
+    @property
+    def knows_plug(self) -> bool:
+        """The charger can tell whether a car is plugged in (a `None` is then a gap)."""
+        return True
+
     async def async_setup(self) -> None:  # noqa: B027 - optional for drivers
         """Connect and program what the charger needs (safe current, watchdog)."""
 

@@ -78,6 +78,10 @@ class EntityCharger(ChargerDriver):
     def has_meter(self) -> bool:
         return self.energy is not None
 
+    @property
+    def knows_plug(self) -> bool:
+        return self.status is not None
+
     async def async_read(self) -> ChargerState:
         enabled: bool | None = None
         if self.switch:
