@@ -161,7 +161,16 @@ def answer(
         window.append(row)
         if reason is not None:
             short.append({**row, "reason": reason})
-    if not window or asked_total <= 0:
+    if reduction and not window:
+        status = "declined"  # no plan to reduce: the car was not going to draw
+        short.append(
+            {
+                "start": event.start.isoformat(),
+                "end": event.end.isoformat(),
+                "reason": "not_plugged_in" if not ctx.plugged else "baseline",
+            }
+        )
+    elif not window or asked_total <= 0:
         status = "accepted"  # a price, or a window the home does not draw in
     elif not short:
         status = "accepted"
