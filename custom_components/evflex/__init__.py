@@ -10,11 +10,19 @@ from homeassistant.helpers.typing import ConfigType
 from .charger import create_driver
 from .const import DOMAIN
 from .coordinator import EvflexConfigEntry, EvflexCoordinator
+from .dispatch.setup import async_remove_dispatch, async_setup_dispatch
 from .home import Home
 from .services import async_setup_services
 from .store import EvflexStore
 
-PLATFORMS = [Platform.BUTTON, Platform.NUMBER, Platform.SELECT, Platform.SENSOR, Platform.TIME]
+PLATFORMS = [
+    Platform.BUTTON,
+    Platform.NUMBER,
+    Platform.SELECT,
+    Platform.SENSOR,
+    Platform.TIME,
+    Platform.SWITCH,
+]
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
@@ -32,6 +40,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> bo
     await coordinator.async_setup()
     await coordinator.async_config_entry_first_refresh()
     entry.runtime_data = coordinator
+    await async_setup_dispatch(hass, entry, coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_reload))
     return True
@@ -64,8 +73,11 @@ async def async_unload_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> b
     unloaded = await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
     if unloaded:
         await entry.runtime_data.home.async_unload()
+        if entry.runtime_data.dispatch is not None:
+            await entry.runtime_data.dispatch.async_save()
     return unloaded
 
 
 async def async_remove_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> None:
     await EvflexStore(hass, entry.entry_id).async_remove()
+    await async_remove_dispatch(hass, entry.entry_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
@@ -23,6 +23,9 @@ from .charger.base import ChargerError, ChargerState
 from .const import DOMAIN, ISSUE_CHARGER_UNREACHABLE, TICK
 from .controller import Decision
 from .home import Home
+
+if TYPE_CHECKING:
+    from .dispatch.manager import Dispatch
 from .status import plan_reason
 from .tariff import Prices
 
@@ -58,6 +61,7 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         super().__init__(hass, _LOGGER, config_entry=entry, name=DOMAIN, update_interval=TICK)
         self.home = home
         home.on_plan = self._planned
+        self.dispatch: Dispatch | None = None  # grid dispatch (set up with the entry)
 
     async def async_setup(self) -> None:
         await self.home.async_setup()

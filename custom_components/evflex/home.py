@@ -319,7 +319,9 @@ class Home:
     def _prices(self, start: datetime, end: datetime) -> Prices:
         return prices(self.hass, self.config, self.tou, start, end)
 
-    async def _build(self, now: datetime) -> Built | None:
+    async def _build(
+        self, now: datetime, signals: list[dict[str, Any]] | None = None
+    ) -> Built | None:
         if not self.session.plugged:
             return None
         start = slot_floor(now)
@@ -345,13 +347,22 @@ class Home:
                 import_limit=self.config.get(CONF_IMPORT_LIMIT),
                 export_limit=self.config.get(CONF_EXPORT_LIMIT),
                 mode=settings.mode,
-                signals=self.signals,
+                signals=self.signals if signals is None else signals,
                 preferences={
                     "profile": self.config.get(CONF_PREFERENCE, PREFERENCES[0]),
                     "spread_key": self.entry.entry_id,  # homes of a street pick different slots
                 },
             )
         )
+
+    async def async_what_if(self, signals: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The plan a request with these dispatch signals would get, NOT installed (the
+        dispatch answer plans with and without an event). None: no plan (not plugged in)."""
+        built = await self._build(dt_util.utcnow(), signals)
+        if built is None:
+            return None
+        outcome = await async_plan(self.hass, built.request, self.config.get(CONF_REMOTE_URL))
+        return outcome.response or None
 
     async def _pv(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
         if entity := self.config.get(CONF_PV_FORECAST):

@@ -131,3 +131,12 @@ def quiet_asyncio_clock_warnings(caplog: pytest.LogCaptureFixture) -> None:
     import logging
 
     logging.getLogger("asyncio").setLevel(logging.ERROR)
+
+
+@pytest.fixture(autouse=True)
+async def switch_component(hass: HomeAssistant) -> None:
+    """HA's switch component, set up before a test's fake charger registers its own
+    switch services (EVFlex's participation switch would load it later, over them)."""
+    from homeassistant.setup import async_setup_component
+
+    assert await async_setup_component(hass, "switch", {})

@@ -1,0 +1,362 @@
+"""One home's dispatch: the book, the keys, participation, the logs, and the answers.
+
+`async_handle(body, headers, source)` is the whole protocol (the webhook view only
+moves bytes): size, rate limit, authentication, replay, participation, parsing, the
+event, the answer. It never raises; every outcome is (HTTP status, JSON, headers).
+Events change the plan only through `Home.signals` and a replan; what-if plans are
+made with `Home.async_what_if` and never installed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict, deque
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.storage import Store
+from homeassistant.util import dt as dt_util
+
+from ..const import DOMAIN
+from .auth import Keys, Unauthorized, generate_secret, verify_webhook
+from .book import Book, Record, plan_slots
+from .events import Event, EventError, parse
+from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
+
+if TYPE_CHECKING:
+    from ..home import Home
+
+_LOGGER = logging.getLogger(__name__)
+MAX_BODY = 64 * 1024
+RATE_BURST = 10  # requests at once
+RATE_PER_S = 2.0  # sustained
+REPLAY_KEPT = 1000
+SECURITY_KEPT = 500
+LOG_KEPT = 200
+ROTATION_OVERLAP = timedelta(hours=24)
+EVENT_RECEIVED = f"{DOMAIN}_dispatch_received"
+EVENT_ENDED = f"{DOMAIN}_dispatch_ended"
+STORAGE_VERSION = 1
+SLOT_H = 0.25  # the plans' quarter hours
+
+type Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+class RateLimit:
+    """A token bucket on a monotonic clock."""
+
+    def __init__(self, burst: int, per_s: float, clock: Any = time.monotonic) -> None:
+        self.burst, self.per_s, self.clock = burst, per_s, clock
+        self.tokens, self.at = float(burst), clock()
+
+    def take(self) -> float:
+        """0 if allowed, else the seconds to wait."""
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.per_s)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        return (1 - self.tokens) / self.per_s
+
+
+class Dispatch:
+    def __init__(self, hass: HomeAssistant, entry_id: str, home: Home) -> None:
+        self.hass, self.entry_id, self.home = hass, entry_id, home
+        self._store: Store[dict[str, Any]] = Store(
+            hass, STORAGE_VERSION, f"{DOMAIN}.dispatch.{entry_id}"
+        )
+        self.book = Book(entry_id)
+        self.keys = Keys(generate_secret())
+        self.webhook_id = ""
+        self.participating = False
+        self.security: deque[dict[str, Any]] = deque(maxlen=SECURITY_KEPT)
+        self.log: deque[dict[str, Any]] = deque(maxlen=LOG_KEPT)
+        self.replays: OrderedDict[str, list[Any]] = OrderedDict()
+        self.metered: dict[str, dict[str, float]] = {}  # event id -> slot start -> kWh
+        self.rate = RateLimit(RATE_BURST, RATE_PER_S)
+        self._lock = asyncio.Lock()
+        self._last_energy: float | None = None
+        self.listeners: list[Any] = []
+        self.new_secret: str | None = None  # generated this run: to show the owner once
+        self.urls: dict[str, str] = {}
+
+    # --- persistence ------------------------------------------------------------------
+
+    async def async_load(self, new_webhook_id: str) -> None:
+        data = await self._store.async_load() or {}
+        if data.get("keys"):
+            self.keys = Keys.from_dict(data["keys"])
+        else:
+            self.new_secret = self.keys.current
+        self.webhook_id = data.get("webhook_id") or new_webhook_id
+        self.participating = bool(data.get("participating", False))
+        self.book = Book.from_dict(self.entry_id, data.get("book") or {})
+        self.security.extend(data.get("security") or [])
+        self.log.extend(data.get("log") or [])
+        self.replays.update(dict(data.get("replays") or []))
+        self.metered = data.get("metered") or {}
+        self.home.signals = self.book.signals(dt_util.utcnow(), self.home.driver.limits.max_kw)
+        if self.new_secret:
+            await self.async_save()
+
+    def _data(self) -> dict[str, Any]:
+        return {
+            "keys": self.keys.to_dict(),
+            "webhook_id": self.webhook_id,
+            "participating": self.participating,
+            "book": self.book.to_dict(),
+            "security": list(self.security),
+            "log": list(self.log),
+            "replays": list(self.replays.items())[-REPLAY_KEPT:],
+            "metered": self.metered,
+        }
+
+    def save_soon(self) -> None:
+        self._store.async_delay_save(self._data, 5)
+
+    async def async_save(self) -> None:
+        await self._store.async_save(self._data())
+
+    def _changed(self) -> None:
+        self.save_soon()
+        for listener in self.listeners:
+            listener()
+
+    # --- the owner's side -------------------------------------------------------------
+
+    async def async_set_participation(self, on: bool) -> None:
+        self.participating = on
+        if not on and self.book.records:  # off: nothing of a request stays
+            now = dt_util.utcnow()
+            for record in list(self.book.records.values()):
+                self._ended(record, now, "participation_off")
+            self.book = Book(self.entry_id)
+            await self._install("participation off")
+        self._changed()
+
+    def rotate(self) -> str:
+        """A new secret; the old one is still accepted for the overlap."""
+        secret = generate_secret()
+        self.keys = self.keys.rotated(secret, dt_util.utcnow(), ROTATION_OVERLAP)
+        self._changed()
+        return secret
+
+    # --- each request -----------------------------------------------------------------
+
+    async def async_handle(
+        self, body: bytes, headers: Mapping[str, str], source: str, method: str = "POST"
+    ) -> Answer:
+        now = dt_util.utcnow()
+        msg_id = str(headers.get("webhook-id") or "")[:128]
+        try:
+            status, payload, extra = await self._handle(body, headers, now, method)
+        except Exception:  # nothing escapes the handler; the plan is untouched
+            _LOGGER.exception("A dispatch request could not be handled")
+            status, payload, extra = 400, {"error": "body: could not be handled"}, {}
+        outcome = payload.get("status") or payload.get("error") or ""
+        self.security.append(
+            {
+                "time": now.isoformat(),
+                "source": source[:64],
+                "id": msg_id,
+                "http": status,
+                "outcome": str(outcome)[:120],
+            }
+        )
+        self.save_soon()
+        return status, payload, extra
+
+    async def _handle(
+        self, body: bytes, headers: Mapping[str, str], now: datetime, method: str
+    ) -> Answer:
+        if len(body) > MAX_BODY:
+            return 413, {"error": f"body: must be at most {MAX_BODY} bytes"}, {}
+        wait = self.rate.take()
+        if wait > 0:
+            retry = str(max(1, round(wait + 0.5)))
+            return 429, {"error": "rate limited"}, {"Retry-After": retry}
+        try:
+            msg_id = verify_webhook(body, headers, self.keys.valid(now))
+        except Unauthorized as err:
+            _LOGGER.debug("Dispatch request refused: %s", err.reason)
+            return 401, {"error": "unauthorized"}, {}
+        if method == "GET":
+            return 200, self.report(headers.get("x-evflex-view", "report"), now), {}
+        async with self._lock:
+            if msg_id in self.replays:
+                status, payload = self.replays[msg_id]
+                return int(status), dict(payload), {"X-EVFlex-Replay": "1"}
+            status, payload = await self._request(body, now)
+            self.replays[msg_id] = [status, payload]
+            while len(self.replays) > REPLAY_KEPT:
+                self.replays.popitem(last=False)
+        return status, payload, {}
+
+    async def _request(self, body: bytes, now: datetime) -> tuple[int, dict[str, Any]]:
+        if not self.participating:
+            return 403, {"status": "declined", "reason": "participation_off"}
+        try:
+            data = json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError:
+            return 400, {"error": "body: must be UTF-8"}
+        except (ValueError, RecursionError):
+            return 400, {"error": "body: must be JSON"}
+        try:
+            event = parse(data, now)
+        except EventError as err:
+            return err.status, {"error": str(err)}
+        except RecursionError:
+            return 400, {"error": "body: nested too deeply"}
+        return 200, await self._event(event, now)
+
+    # --- events -----------------------------------------------------------------------
+
+    async def _event(self, event: Event, now: datetime) -> dict[str, Any]:
+        self.expire(now)
+        outcome = self.book.classify(event)
+        if outcome in ("stale", "unknown"):
+            return {"event_id": event.id, "status": outcome}
+        if event.cancel:
+            record = self.book.records[event.id]
+            self.book.apply(Record(event))
+            self._ended(record, now, "cancelled")
+            await self._install("dispatch cancelled")
+            return {"event_id": event.id, "status": "cancelled"}
+        max_kw = self.home.driver.limits.max_kw
+        others = self.book.without(event.id)
+        baseline = await self.home.async_what_if(others.signals(now, max_kw))
+        ctx = self._context(now)
+        freed = free_until(baseline, ctx) if ctx.driver_first else None
+        record = Record(event, plan_slots(baseline), received=now, free_until=freed)
+        planned = await self.home.async_what_if(others.with_record(record).signals(now, max_kw))
+        relax = 0.0
+        missing = shortfall(planned) - shortfall(baseline)
+        if ctx.driver_first and missing > 0.05:
+            relax = relaxation(ev_caps(event, planned, max_kw), missing, SLOT_H, ctx)
+            record = replace(record, relax_kw=relax)
+            planned = await self.home.async_what_if(others.with_record(record).signals(now, max_kw))
+        result = answer(
+            event,
+            baseline,
+            planned,
+            record.baseline,
+            ctx,
+            relax_kw=relax,
+            freed=freed,
+            start=now,
+        )
+        result["operation"] = outcome
+        self.book.apply(replace(record, answer=result))
+        self.metered.setdefault(event.id, {})
+        await self._install(f"dispatch {event.id}")
+        self.hass.bus.async_fire(
+            EVENT_RECEIVED,
+            {
+                "config_entry_id": self.entry_id,
+                "event_id": event.id,
+                "status": result["status"],
+                "operation": outcome,
+                "start": event.start.isoformat(),
+                "end": event.end.isoformat(),
+            },
+        )
+        self._changed()
+        return result
+
+    def _context(self, now: datetime) -> Context:
+        home = self.home
+        session = home.session
+        settings = session.settings
+        limits = home.driver.limits
+        boost_until = session.boost_until if session.boost_active(now) else None
+        if session.boost_active(now) and boost_until is None:  # a kWh boost: until it is in
+            left = session.boost_kwh_left or 0.0
+            boost_until = now + timedelta(hours=left / max(limits.max_kw, 0.1))
+        config = home.config
+        return Context(
+            plugged=session.plugged,
+            min_kw=limits.min_kw,
+            max_kw=limits.max_kw,
+            efficiency=home.session_config().efficiency,
+            soc_pct=session.soc_pct(now),
+            min_soc_pct=settings.min_soc,
+            boost_until=boost_until,
+            driver_first=bool(config.get("dispatch_driver_first", True)),
+        )
+
+    async def _install(self, reason: str) -> None:
+        now = dt_util.utcnow()
+        self.home.signals = self.book.signals(now, self.home.driver.limits.max_kw)
+        await self.home.planner.async_replan(reason)
+
+    def expire(self, now: datetime) -> bool:
+        ended = self.book.expire(now)
+        for record in ended:
+            self._ended(record, now, "ended")
+        return bool(ended)
+
+    async def async_tick(self) -> None:
+        """Each coordinator cycle: meter the active events, end the expired ones."""
+        now = dt_util.utcnow()
+        energy = self.home.session.energy_kwh
+        if self._last_energy is not None and energy > self._last_energy:
+            delta = energy - self._last_energy
+            for record in self.book.active(now):
+                slot = _slot(now).isoformat()
+                bucket = self.metered.setdefault(record.event.id, {})
+                bucket[slot] = bucket.get(slot, 0.0) + delta
+        self._last_energy = energy
+        if self.expire(now):
+            await self._install("dispatch ended")
+            self._changed()
+
+    def _ended(self, record: Record, now: datetime, why: str) -> None:
+        from .reports import measure
+
+        report = measure(record, self.metered.pop(record.event.id, {}), now, why)
+        self.log.append(report)
+        self.hass.bus.async_fire(EVENT_ENDED, {"config_entry_id": self.entry_id, **_brief(report)})
+
+    # --- what the aggregator and the owner read ---------------------------------------
+
+    def report(self, view: str, now: datetime) -> dict[str, Any]:
+        from .reports import forecast, openadr_report
+
+        if view == "forecast":
+            outcome = self.home.planner.outcome
+            return forecast(
+                outcome.response if outcome else None,
+                self.home.driver.limits.max_kw,
+                self.home.session.plugged,
+                now,
+            )
+        return openadr_report(self.entry_id, list(self.log))
+
+    def events_this_month(self, now: datetime) -> int:
+        local = dt_util.as_local(now)
+        month = (local.year, local.month)
+        count = 0
+        for item in self.log:
+            moment = dt_util.as_local(datetime.fromisoformat(item["start"]))
+            count += (moment.year, moment.month) == month
+        for record in self.book.records.values():
+            moment = dt_util.as_local(record.event.start)
+            count += (moment.year, moment.month) == month
+        return count
+
+
+def _slot(moment: datetime) -> datetime:
+    moment = moment.replace(second=0, microsecond=0)
+    return moment - timedelta(minutes=moment.minute % 15)
+
+
+def _brief(report: dict[str, Any]) -> dict[str, Any]:
+    keys = ("event_id", "why", "start", "end", "delivered_kw", "delivered_kwh", "metered_kwh")
+    return {k: report.get(k) for k in keys}
