@@ -8,7 +8,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .charger import create_driver
-from .const import DOMAIN
+from .const import DEPARTURE_KEYS, DOMAIN
 from .coordinator import EvflexConfigEntry, EvflexCoordinator
 from .home import Home
 from .services import async_setup_services
@@ -57,6 +57,17 @@ async def async_migrate_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> 
 
 
 async def _async_reload(hass: HomeAssistant, entry: EvflexConfigEntry) -> None:
+    """Reload for new options; a new departure schedule or calendar applies without one."""
+    new = {**entry.data, **entry.options}
+    home = entry.runtime_data.home
+    if {k: v for k, v in new.items() if k not in DEPARTURE_KEYS} == {
+        k: v for k, v in home.config.items() if k not in DEPARTURE_KEYS
+    }:
+        home.apply_departures(new)
+        home.store.save_soon(home.snapshot())
+        await home.planner.async_replan("schedule")
+        entry.runtime_data.async_update_listeners()
+        return
     await hass.config_entries.async_reload(entry.entry_id)
 
 
