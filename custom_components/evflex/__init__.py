@@ -19,7 +19,10 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    from .card import async_register_card
+
     async_setup_services(hass)
+    await async_register_card(hass)
     return True
 
 
