@@ -147,7 +147,7 @@ class EvflexPlanCard extends HTMLElement {
   }
 
   getGridOptions() {
-    return { columns: 12, min_columns: 6, rows: 5, min_rows: 4 };
+    return { columns: 12, min_columns: 6 };  // rows: as tall as the chart needs
   }
 
   _entity(hass) {
