@@ -8,7 +8,7 @@ from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.typing import ConfigType
 
 from .charger import create_driver
-from .const import DOMAIN
+from .const import DEPARTURE_KEYS, DOMAIN
 from .coordinator import EvflexConfigEntry, EvflexCoordinator
 from .dispatch.setup import async_remove_dispatch, async_setup_dispatch
 from .home import Home
@@ -27,7 +27,10 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    from .card import async_register_card
+
     async_setup_services(hass)
+    await async_register_card(hass)
     return True
 
 
@@ -66,6 +69,17 @@ async def async_migrate_entry(hass: HomeAssistant, entry: EvflexConfigEntry) -> 
 
 
 async def _async_reload(hass: HomeAssistant, entry: EvflexConfigEntry) -> None:
+    """Reload for new options; a new departure schedule or calendar applies without one."""
+    new = {**entry.data, **entry.options}
+    home = entry.runtime_data.home
+    if {k: v for k, v in new.items() if k not in DEPARTURE_KEYS} == {
+        k: v for k, v in home.config.items() if k not in DEPARTURE_KEYS
+    }:
+        home.apply_departures(new)
+        home.store.save_soon(home.snapshot())
+        await home.planner.async_replan("schedule")
+        entry.runtime_data.async_update_listeners()
+        return
     await hass.config_entries.async_reload(entry.entry_id)
 
 

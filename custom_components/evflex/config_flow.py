@@ -25,6 +25,8 @@ from .const import (
     CHARGER_SOURCES,
     CONF_ARRIVAL_SOC,
     CONF_BATTERY_KWH,
+    CONF_CALENDAR,
+    CONF_CALENDAR_WORD,
     CONF_CHARGER_SOURCE,
     CONF_CURRENCY,
     CONF_CURRENT,
@@ -50,6 +52,7 @@ from .const import (
     CONF_PV_FORECAST,
     CONF_PV_POWER,
     CONF_REMOTE_URL,
+    CONF_SCHEDULE,
     CONF_SOC_SENSOR,
     CONF_START_DELAY,
     CONF_STATUS_SENSOR,
@@ -58,6 +61,7 @@ from .const import (
     CONF_UNIT_ID,
     CONF_VOLTAGE,
     DEFAULT_ARRIVAL_SOC,
+    DEFAULT_CALENDAR_WORD,
     DEFAULT_EFFICIENCY,
     DEFAULT_MAX_CURRENT,
     DEFAULT_MIN_CURRENT,
@@ -74,6 +78,7 @@ from .const import (
 )
 from .inputs import read_float
 from .optimizer.tariffs import list_presets
+from .schedule import WEEKDAYS, Day, Schedule
 
 Data = dict[str, Any]
 Errors = dict[str, str]
@@ -512,6 +517,49 @@ class EvflexConfigFlow(StepsMixin, ConfigFlow, domain=DOMAIN):
         return self.async_create_entry(title=title, data=data, options=options)
 
 
+DAYS_OFF = "days_off"
+
+
+def departures_schema(d: Data) -> vol.Schema:
+    """Per weekday a time and a target (empty: the daily time and target), days off,
+    and a calendar whose events matching a word are departures."""
+    try:
+        days = Schedule.from_dict(d.get(CONF_SCHEDULE)).days
+    except ValueError:
+        days = Schedule().days
+    fields: dict[Any, Any] = {}
+    for name, day in zip(WEEKDAYS, days, strict=True):
+        time_key, target_key = name, f"{name}_target"
+        fields[vol.Optional(time_key, description={"suggested_value": day.time})] = (
+            sel.TimeSelector()
+        )
+        fields[vol.Optional(target_key, description={"suggested_value": day.target_soc})] = _number(
+            0, 100, 1, "%"
+        )
+    off = [n for n, day in zip(WEEKDAYS, days, strict=True) if not day.leave]
+    fields[vol.Optional(DAYS_OFF, default=off)] = sel.SelectSelector(
+        sel.SelectSelectorConfig(options=list(WEEKDAYS), multiple=True, translation_key="weekday")
+    )
+    fields[_optional(CONF_CALENDAR, d)] = _entity("calendar")
+    fields[_required(CONF_CALENDAR_WORD, d, DEFAULT_CALENDAR_WORD)] = sel.TextSelector()
+    return vol.Schema(fields)
+
+
+def schedule_of(user_input: Data) -> dict[str, str]:
+    """The departures form -> the schedule as options keep it (Schedule.to_dict)."""
+    off = set(user_input.get(DAYS_OFF) or [])
+    days = []
+    for name in WEEKDAYS:
+        when = user_input.get(name)
+        target = user_input.get(f"{name}_target")
+        if name in off:
+            days.append(Day(leave=False))
+        else:
+            hhmm = str(when)[:5] if when else None
+            days.append(Day(time=hhmm, target_soc=None if target is None else float(target)))
+    return Schedule(tuple(days)).to_dict()
+
+
 class EvflexOptionsFlow(StepsMixin, OptionsFlow):
     def __init__(self) -> None:
         self.order = OPTION_STEPS
@@ -519,7 +567,27 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
 
     async def async_step_init(self, user_input: Data | None = None) -> ConfigFlowResult:
         self.values = {**self.config_entry.data, **self.config_entry.options}
-        return await self.async_step_vehicle()
+        return self.async_show_menu(step_id="init", menu_options=["vehicle", "departures"])
+
+    async def async_step_departures(self, user_input: Data | None = None) -> ConfigFlowResult:
+        """The weekly departures and the calendar (applied without a reload)."""
+        if user_input is not None:
+            entity = user_input.get(CONF_CALENDAR)
+            if entity and self.hass.states.get(entity) is None:
+                return self.async_show_form(
+                    step_id="departures",
+                    data_schema=departures_schema({**self.values, **user_input}),
+                    errors={CONF_CALENDAR: "entity_not_found"},
+                )
+            self.values |= {
+                CONF_SCHEDULE: schedule_of(user_input),
+                CONF_CALENDAR: entity or None,
+                CONF_CALENDAR_WORD: user_input.get(CONF_CALENDAR_WORD) or DEFAULT_CALENDAR_WORD,
+            }
+            return await self._finish()
+        return self.async_show_form(
+            step_id="departures", data_schema=departures_schema(self.values)
+        )
 
     async def _finish(self) -> ConfigFlowResult:
         _, options = split(self.values)  # options only: the charger stays the entry's data

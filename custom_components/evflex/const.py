@@ -86,3 +86,10 @@ ISSUE_PRICES_UNKNOWN: Final = "prices_unknown"
 CONF_MODBUS_MODEL: Final = "modbus_model"
 CONF_UNIT_ID: Final = "unit_id"
 DEFAULT_MODBUS_PORT: Final = 502
+
+# Departures (schedule.py): a weekly schedule and a calendar, in the options.
+CONF_SCHEDULE: Final = "departure_schedule"
+CONF_CALENDAR: Final = "departure_calendar"
+CONF_CALENDAR_WORD: Final = "departure_calendar_word"
+DEFAULT_CALENDAR_WORD: Final = "EV"
+DEPARTURE_KEYS: Final = (CONF_SCHEDULE, CONF_CALENDAR, CONF_CALENDAR_WORD)

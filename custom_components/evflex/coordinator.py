@@ -90,6 +90,7 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
             ) from err
         if self.home.repairs.fixed(ISSUE_CHARGER_UNREACHABLE):
             _LOGGER.info("The charger answers again")
+        await self.home.async_calendar(now)
         self.home.observe(state, now)
         await self.home.planner.async_settle(PLAN_WAIT_S)  # a new slot: act on its new plan
         return await self._apply(state, now)

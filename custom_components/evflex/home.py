@@ -15,6 +15,7 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import dt as dt_util
 
 from . import site
@@ -24,6 +25,8 @@ from .charger.simulated import SimulatedCharger
 from .const import (
     CONF_ARRIVAL_SOC,
     CONF_BATTERY_KWH,
+    CONF_CALENDAR,
+    CONF_CALENDAR_WORD,
     CONF_EFFICIENCY,
     CONF_EXPORT_LIMIT,
     CONF_EXPORT_SENSOR,
@@ -34,11 +37,14 @@ from .const import (
     CONF_PV_FORECAST,
     CONF_PV_POWER,
     CONF_REMOTE_URL,
+    CONF_SCHEDULE,
     CONF_SOC_SENSOR,
     CONF_START_DELAY,
     DEFAULT_ARRIVAL_SOC,
+    DEFAULT_CALENDAR_WORD,
     DEFAULT_EFFICIENCY,
     DEFAULT_START_DELAY_S,
+    DEPARTURE_KEYS,
     EVENT_CHARGING_STARTED,
     EVENT_CHARGING_STOPPED,
     EVENT_PLAN_UPDATED,
@@ -55,6 +61,7 @@ from .optimizer.tariffs import TouTariff
 from .planner import SLOT, Built, PlanInputs, Planner, build_request, slot_floor
 from .planning import PlanOutcome, async_plan
 from .repairs import Repairs
+from .schedule import CalendarEvent, Override, Schedule, calendar_departures
 from .session import (
     EVENT_CAPPED,
     EVENT_SESSION_STARTED,
@@ -71,6 +78,8 @@ _LOGGER = logging.getLogger(__name__)
 FAILED_REPAIR_AFTER = timedelta(minutes=30)
 REFUSED_REPAIR_AFTER = timedelta(minutes=10)
 PRICES_REPAIR_AFTER = timedelta(hours=1)
+CALENDAR_EVERY = timedelta(minutes=5)  # the departure calendar is read this often
+CALENDAR_AHEAD = timedelta(days=8)
 DRIFT_PCT = 5.0  # the SoC this far off the plan's path: replan
 SAVE_EVERY = timedelta(minutes=10)  # plain progress is saved this often (flash wear)
 # Session events that neither need a new plan nor an early save (a SoC that moves).
@@ -116,6 +125,51 @@ class Home:
         self._connected: bool | None = None  # the last plug state the charger reported
         self._at_risk = False
         self._saved_at: datetime | None = None
+        self._calendar_at: datetime | None = None
+        self.calendar_error: str | None = None
+        self.apply_departures(config)
+
+    def apply_departures(self, config: dict[str, Any]) -> None:
+        """The weekly schedule and the calendar of the options (no reload needed)."""
+        self.config = {**self.config, **{k: config.get(k) for k in DEPARTURE_KEYS}}
+        try:
+            schedule = Schedule.from_dict(config.get(CONF_SCHEDULE))
+        except ValueError as err:
+            _LOGGER.warning("The departure schedule is not valid (%s); using the daily time", err)
+            schedule = Schedule()
+        self.session.update_settings(dt_util.utcnow(), schedule=schedule)
+        self._calendar_at = None
+        if not config.get(CONF_CALENDAR):
+            self.session.set_calendar(dt_util.utcnow(), ())
+
+    async def async_calendar(self, now: datetime) -> None:
+        """Read the departure calendar's events (every few minutes); replan if one moved."""
+        entity = self.config.get(CONF_CALENDAR)
+        if not entity or (self._calendar_at and now - self._calendar_at < CALENDAR_EVERY):
+            return
+        self._calendar_at = now
+        try:
+            answer = await self.hass.services.async_call(
+                "calendar",
+                "get_events",
+                {
+                    "entity_id": entity,
+                    "start_date_time": now.isoformat(),
+                    "end_date_time": (now + CALENDAR_AHEAD).isoformat(),
+                },
+                blocking=True,
+                return_response=True,
+            )
+        except HomeAssistantError as err:  # a missing calendar must not stop charging
+            if self.calendar_error is None:
+                _LOGGER.warning("The departure calendar %s cannot be read: %s", entity, err)
+            self.calendar_error = str(err)
+            return
+        self.calendar_error = None
+        events = calendar_events((answer or {}).get(entity))
+        word = str(self.config.get(CONF_CALENDAR_WORD) or DEFAULT_CALENDAR_WORD)
+        if self.session.set_calendar(now, tuple(calendar_departures(events, word))):
+            self.planner.request_replan("calendar")
 
     def session_config(self) -> SessionConfig:
         return SessionConfig(
@@ -278,8 +332,8 @@ class Home:
                 mode=settings.mode,
                 boost=self.session.boost_active(now),
                 soc=self.session.soc_pct(now),
-                target=settings.target_soc,
-                min_soc=settings.min_soc,
+                target=self.session.target_soc(now),
+                min_soc=min(settings.min_soc, self.session.target_soc(now)),
                 departure=self.session.departure_at(now),
                 battery_kwh=float(self.config[CONF_BATTERY_KWH]),
                 efficiency=float(self.config.get(CONF_EFFICIENCY, DEFAULT_EFFICIENCY)),
@@ -335,7 +389,7 @@ class Home:
                 now=now,
                 timezone=dt_util.get_default_time_zone(),
                 soc=self.session.soc_pct(now),
-                target_soc=settings.target_soc,
+                target_soc=self.session.target_soc(now),
                 min_soc=settings.min_soc,
                 departure=departure,
                 battery_kwh=float(self.config[CONF_BATTERY_KWH]),
@@ -431,6 +485,9 @@ class Home:
                     "config_entry_id": entry_id,
                     "shortfall_kwh": summary.get("shortfall_kwh"),
                     "departure": dt_util.as_local(departure).isoformat() if departure else None,
+                    "target_soc": self.session.target_soc(now),
+                    "soc_at_departure": summary.get("soc_at_departure_pct"),
+                    "reason": at_risk_reason(self.session.settings.mode, summary),
                 },
             )
         self._at_risk = at_risk
@@ -444,6 +501,12 @@ class Home:
         self.session.update_settings(dt_util.utcnow(), **changes)
         self.store.save_soon(self.snapshot())
         await self.planner.async_replan("settings")
+
+    async def async_set_override(self, override: Override | None) -> None:
+        """A one-off departure (None: clear it), saved, and planned for at once."""
+        self.session.set_override(dt_util.utcnow(), override)
+        self.store.save_soon(self.snapshot())
+        await self.planner.async_replan("override")
 
     async def async_boost(self, *, kwh: float | None = None, until: datetime | None = None) -> None:
         self.session.start_boost(dt_util.utcnow(), kwh=kwh, until=until)
@@ -460,6 +523,30 @@ class Home:
         site.publish(self.hass, self.entry.entry_id, None)
         await self.store.async_save(self.snapshot())
         await self.driver.async_close()
+
+
+def at_risk_reason(mode: str, summary: dict[str, Any]) -> str:
+    """Why the target is out of reach: a limit that binds, solar only, or too little time."""
+    binding = [str(b) for b in summary.get("binding") or []]
+    if mode == "solar_only":
+        return "solar_only"
+    if binding:
+        return "limit: " + ", ".join(binding)
+    return "too_little_time"
+
+
+def calendar_events(answer: object) -> list[CalendarEvent]:
+    """Timed events of a calendar.get_events answer (all-day events have no time: skipped)."""
+    raw = answer.get("events") if isinstance(answer, dict) else None
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        start = (
+            dt_util.parse_datetime(str(item.get("start", ""))) if isinstance(item, dict) else None
+        )
+        if start is None or start.tzinfo is None:
+            continue
+        out.append(CalendarEvent(start, str(item.get("summary") or "")))
+    return out
 
 
 def _iv(item: dict[str, Any]) -> Interval:

@@ -79,19 +79,62 @@ def _summary(key: str) -> Callable[[EvflexCoordinator, EvflexData], Value]:
     return value
 
 
+def _series_at(series: list[dict[str, Any]], at: datetime) -> float | None:
+    for item in series:
+        if datetime.fromisoformat(item["start"]) <= at < datetime.fromisoformat(item["end"]):
+            return round(float(item["value"]), 3)
+    return None
+
+
+def _departure_attrs(c: EvflexCoordinator, _: EvflexData) -> dict[str, Any]:
+    session = c.home.session
+    info = session.departure_info(dt_util.utcnow())
+    override = session.override
+    return {
+        "source": info.source if info else None,
+        "target_soc": info.target_soc if info else None,
+        "label": info.label if info else None,
+        "override": dt_util.as_local(override.at).isoformat() if override else None,
+        "schedule": session.settings.schedule.to_dict(),
+        "daily": session.settings.departure,
+    }
+
+
+def _departure(c: EvflexCoordinator, _: EvflexData) -> datetime | None:
+    info = c.home.session.departure_info(dt_util.utcnow())
+    return None if info is None else dt_util.as_local(info.at)
+
+
 def _plan_attrs(c: EvflexCoordinator, data: EvflexData) -> dict[str, Any]:
+    """The plan, and what the plan card draws with it (the house load, the departure in
+    force and where it came from, grid events, the SoC now)."""
     plan = data.plan or {}
     summary = plan.get("summary", {})
+    request = data.request or {}
+    base = request.get("base_load_kw") or []
+    keys = ("start", "end", "ev_kw", "pv_kw", "grid_kw", "import_price", "soc_pct")
+    slots = []
+    for s in plan.get("slots", []):
+        slot = {k: s.get(k) for k in keys}
+        slot["house_kw"] = _series_at(base, datetime.fromisoformat(s["start"])) or 0.0
+        slots.append(slot)
+    info = c.home.session.departure_info(dt_util.utcnow()) if c.home.session.plugged else None
     return {
         "status": plan.get("status"),
         "source": data.source,
         "error": data.error,
         "binding": summary.get("binding", []),
         "planned_at": data.planned_at.isoformat() if data.planned_at else None,
-        "slots": [
-            {k: s.get(k) for k in ("start", "ev_kw", "pv_kw", "grid_kw", "import_price", "soc_pct")}
-            for s in plan.get("slots", [])
+        "departure": dt_util.as_local(info.at).isoformat() if info else None,
+        "departure_source": info.source if info else None,
+        "target_soc": info.target_soc if info else None,
+        "soc_now": round(data.soc_pct, 1),
+        "currency": summary.get("currency") or request.get("currency"),
+        "signals": [
+            {k: sig.get(k) for k in ("id", "type", "start", "end", "limit_kw")}
+            for sig in request.get("signals") or []
         ],
+        "slots": slots,
     }
 
 
@@ -228,6 +271,12 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
         key="planned_end", device_class=SensorDeviceClass.TIMESTAMP, value_fn=_planned_end
     ),
     EvflexSensorDescription(
+        key="next_departure",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=_departure,
+        attrs_fn=_departure_attrs,
+    ),
+    EvflexSensorDescription(
         key="soc_at_departure",
         native_unit_of_measurement=PERCENTAGE,
         suggested_display_precision=0,
@@ -297,6 +346,8 @@ class EvflexSensor(EvflexEntity, SensorEntity):
     entity_description: EvflexSensorDescription
     _unrecorded_attributes = frozenset(
         {"slots", "binding", "error", "planned_at", "source", "status"}
+        | {"departure", "departure_source", "target_soc", "soc_now", "currency", "signals"}
+        | {"label", "override", "schedule", "daily"}
     )
 
     def __init__(

@@ -1,4 +1,5 @@
-"""Actions: evflex.get_plan, evflex.set_session, evflex.boost, evflex.cancel_boost.
+"""Actions: evflex.get_plan, evflex.set_session, evflex.boost, evflex.cancel_boost,
+evflex.set_schedule (the weekly departures), evflex.set_departure_override (a one-off).
 
 Each names its config entry (`config_entry_id`). Input is validated here, so any
 bad field raises ServiceValidationError naming the field and the rule, on every
@@ -8,7 +9,7 @@ Home Assistant version.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 import voluptuous as vol
@@ -22,11 +23,13 @@ from homeassistant.core import (
 )
 from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import config_validation as cv
+from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN, MODES
+from .const import CONF_CALENDAR, CONF_CALENDAR_WORD, CONF_SCHEDULE, DOMAIN, MODES
 from .controls import async_boost, async_cancel_boost, async_update_session
 from .coordinator import EvflexCoordinator
 from .optimizer.validation import first_error
+from .schedule import WEEKDAYS, Override, Schedule
 
 ATTR_ENTRY = "config_entry_id"
 
@@ -48,6 +51,24 @@ BOOST = vol.Schema(
             cv.time_period, vol.Range(min=timedelta(minutes=1), max=timedelta(hours=24))
         ),
         vol.Optional("energy_kwh"): vol.All(vol.Coerce(float), vol.Range(min=0.1, max=200)),
+    }
+)
+
+_DAYS: dict[Any, Any] = {vol.Optional(day): cv.string for day in WEEKDAYS}
+SET_SCHEDULE = vol.Schema(
+    {
+        vol.Required(ATTR_ENTRY): cv.string,
+        **_DAYS,
+        vol.Optional("calendar"): vol.Any(None, "", cv.entity_domain("calendar")),
+        vol.Optional("calendar_word"): vol.All(cv.string, vol.Length(min=1, max=40)),
+    }
+)
+SET_OVERRIDE = vol.Schema(
+    {
+        vol.Required(ATTR_ENTRY): cv.string,
+        vol.Optional("departure"): cv.datetime,
+        vol.Optional("target_soc"): PERCENT,
+        vol.Optional("clear", default=False): cv.boolean,
     }
 )
 
@@ -129,6 +150,46 @@ async def _boost(coordinator: EvflexCoordinator, data: dict[str, Any]) -> Servic
     return None
 
 
+def _rule(err: ValueError) -> ServiceValidationError:
+    """A domain rule broken ("field: rule"), as the action's error."""
+    field, _, rule = str(err).partition(": ")
+    return _invalid(vol.Invalid(rule or str(err), path=[field]))
+
+
+async def _set_schedule(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
+    entry = coordinator.config_entry
+    options = dict(entry.options)
+    try:
+        current = Schedule.from_dict(options.get(CONF_SCHEDULE))
+        schedule = current.updated({d: data[d] for d in WEEKDAYS if d in data})
+    except ValueError as err:
+        raise _rule(err) from err
+    options[CONF_SCHEDULE] = schedule.to_dict()
+    if "calendar" in data:
+        options[CONF_CALENDAR] = data["calendar"] or None
+    if "calendar_word" in data:
+        options[CONF_CALENDAR_WORD] = data["calendar_word"]
+    # The update listener applies a new schedule at once, without a reload.
+    coordinator.hass.config_entries.async_update_entry(entry, options=options)
+    return None
+
+
+async def _set_override(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
+    if data["clear"]:
+        await coordinator.home.async_set_override(None)
+        return None
+    when = data.get("departure")
+    if not isinstance(when, datetime):
+        raise _invalid(vol.Invalid("required unless clear is true", path=["departure"]))
+    if when.tzinfo is None:  # a local wall time, as the UI's date-time picker gives it
+        when = when.replace(tzinfo=dt_util.get_default_time_zone())
+    try:
+        await coordinator.home.async_set_override(Override(when, data.get("target_soc")))
+    except ValueError as err:
+        raise _rule(err) from err
+    return None
+
+
 async def _cancel(coordinator: EvflexCoordinator, data: dict[str, Any]) -> ServiceResponse:
     await async_cancel_boost(coordinator)
     return None
@@ -145,3 +206,9 @@ def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(DOMAIN, "set_session", _validated(hass, SET_SESSION, _set_session))
     hass.services.async_register(DOMAIN, "boost", _validated(hass, BOOST, _boost))
     hass.services.async_register(DOMAIN, "cancel_boost", _validated(hass, GET_PLAN, _cancel))
+    hass.services.async_register(
+        DOMAIN, "set_schedule", _validated(hass, SET_SCHEDULE, _set_schedule)
+    )
+    hass.services.async_register(
+        DOMAIN, "set_departure_override", _validated(hass, SET_OVERRIDE, _set_override)
+    )

@@ -13,7 +13,9 @@ The session owns what the integration must not get wrong on an ordinary day:
   had to deliver it;
 - the state of charge: an anchor (value, time, session energy) from the last sensor
   reading, continued with the energy charged since, stale after a while;
-- a boost (kWh still to deliver, or until a time) that ends with its session.
+- a boost (kWh still to deliver, or until a time) that ends with its session;
+- which departure is in force (schedule.py: a one-off override, a calendar event, the
+  weekly schedule or the daily time) and its target; an override expires once passed.
 
 All instants the session returns are aware datetimes in UTC: two times in one ZoneInfo
 zone compare by wall clock (fold ignored), which is wrong in the fall-back hour.
@@ -24,10 +26,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from .const import DEFAULT_DEPARTURE, DEFAULT_MIN_SOC, DEFAULT_TARGET_SOC, MODES
+from .schedule import CalendarEvent, Departure, Override, Schedule, wall_clock_instant
+from .schedule import next_departure as scheduled_departure
 
 SCHEMA_VERSION = 1
 
@@ -57,6 +61,7 @@ SOURCE_ASSUMED = "assumed"
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)(:[0-5]\d)?$")
 _EPS = 1e-9
+EVERY_DAY = Schedule()  # no weekday of its own: the daily time every day
 
 
 # --- inputs ---------------------------------------------------------------------------
@@ -123,6 +128,7 @@ class Settings:
     target_soc: float = float(DEFAULT_TARGET_SOC)
     min_soc: float = float(DEFAULT_MIN_SOC)
     mode: str = "smart"
+    schedule: Schedule = EVERY_DAY  # per weekday; days not set follow `departure`
 
     def __post_init__(self) -> None:
         match = _HHMM.match(self.departure) if isinstance(self.departure, str) else None
@@ -133,6 +139,7 @@ class Settings:
         require(_percent(self.min_soc), "min_soc", "must be between 0 and 100")
         require(self.min_soc <= self.target_soc, "min_soc", "must not exceed target_soc")
         require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
+        require(isinstance(self.schedule, Schedule), "schedule", "must be a weekly schedule")
         object.__setattr__(self, "target_soc", float(self.target_soc))
         object.__setattr__(self, "min_soc", float(self.min_soc))
 
@@ -182,6 +189,8 @@ class _State:
     plugged: bool = False
     plugged_at: datetime | None = None
     departure: datetime | None = None
+    departure_of: Departure | None = None  # its target and where it came from
+    override: Override | None = None  # a one-off departure, until it has passed
     energy_kwh: float = 0.0
     disconnected_since: datetime | None = None  # the first "disconnected" while plugged
     last_at: datetime | None = None  # the latest reading
@@ -203,6 +212,7 @@ class Session:
         self.config = config
         self.settings = settings if settings is not None else Settings()
         self._s = _State()
+        self.calendar: tuple[CalendarEvent, ...] = ()  # departures from a calendar
 
     # --- what it knows ---
 
@@ -235,11 +245,28 @@ class Session:
         """
         if not self._s.plugged:
             return None
+        info = self.departure_info(at)
+        return None if info is None else info.at
+
+    def departure_info(self, at: datetime) -> Departure | None:
+        """The departure in force: the session's while plugged in, else the next one."""
         at = as_utc(at, "at")
-        departure = self._s.departure
-        if departure is None or departure <= at:
-            return self._next_departure(at)
-        return departure
+        s = self._s
+        if s.plugged and s.departure is not None and s.departure > at:
+            if s.departure_of is not None and s.departure_of.at == s.departure:
+                return s.departure_of
+            return Departure(s.departure, self.settings.target_soc, "daily")
+        return self._next_departure(at)
+
+    def target_soc(self, at: datetime) -> float:
+        """The target for the departure in force (the target setting without one)."""
+        info = self.departure_info(at) if self._s.plugged else None
+        return self.settings.target_soc if info is None else info.target_soc
+
+    @property
+    def override(self) -> Override | None:
+        """The one-off departure set, until its day is over (in force until it passes)."""
+        return self._s.override
 
     def soc_pct(self, at: datetime) -> float:
         """The car's SoC now: the last anchor plus the energy charged since, 0..100."""
@@ -283,10 +310,39 @@ class Session:
         for key in changes:
             require(key in known, key, "is not a setting")
         new = replace(self.settings, **changes)
-        departure_changed = new.departure != self.settings.departure
+        departure_changed = (new.departure, new.schedule, new.target_soc) != (
+            self.settings.departure,
+            self.settings.schedule,
+            self.settings.target_soc,
+        )
         self.settings = new
         if departure_changed and self._s.plugged:
-            self._s.departure = self._next_departure(at)
+            self._fix_departure(at)
+
+    def set_override(self, at: datetime, override: Override | None) -> None:
+        """A one-off departure for the next trip (None clears it); in force at once."""
+        at = as_utc(at, "at")
+        if override is not None:
+            require(override.at > at, "departure", "must be after now")
+        self._s.override = override
+        if self._s.plugged:
+            self._fix_departure(at)
+
+    def set_calendar(self, at: datetime, events: tuple[CalendarEvent, ...]) -> bool:
+        """Departures from a calendar (already matched). True when the departure changed.
+
+        A departure less than 15 minutes away stays as it is: the plan for it is running.
+        """
+        at = as_utc(at, "at")
+        if tuple(events) == self.calendar:
+            return False  # nothing new: a departure that passed is observe's to roll over
+        self.calendar = tuple(events)
+        s = self._s
+        if not s.plugged or (s.departure is not None and at < s.departure < at + DEPARTURE_LEAD):
+            return False
+        before = s.departure_of
+        self._fix_departure(at)
+        return s.departure_of != before
 
     def set_departure(self, hhmm: str, at: datetime) -> None:
         self.update_settings(at, departure=hhmm)
@@ -325,8 +381,10 @@ class Session:
         closed: ClosedSession | None = None
 
         restart = False
+        if s.override is not None and s.override.expired(at, cfg.timezone):
+            s.override = None  # used (or passed unplugged), and its day is over
         if s.plugged and s.departure is None:
-            s.departure = self._next_departure(at)  # restored without one
+            self._fix_departure(at)  # restored without one (or none was in force)
         if s.plugged and s.departure is not None and at >= s.departure:
             # The departure passed. With a status, a car still reported plugged in
             # stayed (unless we were blind across the departure); without one, assume
@@ -335,7 +393,7 @@ class Session:
                 s.last_at < s.departure and at - s.last_at > cfg.unplug_debounce
             )
             restart = connected is None or (connected is True and unseen)
-            s.departure = self._next_departure(at)
+            self._fix_departure(at)
             events.add(EVENT_ROLLED_OVER)
 
         if not s.plugged and connected is not False:
@@ -389,10 +447,13 @@ class Session:
                 "target_soc": self.settings.target_soc,
                 "min_soc": self.settings.min_soc,
                 "mode": self.settings.mode,
+                "schedule": self.settings.schedule.to_dict(),
             },
             "plugged": s.plugged,
             "plugged_at": _iso(s.plugged_at),
             "departure": _iso(s.departure),
+            "departure_of": None if s.departure_of is None else s.departure_of.to_dict(),
+            "override": None if s.override is None else s.override.to_dict(),
             "energy_kwh": s.energy_kwh,
             "disconnected_since": _iso(s.disconnected_since),
             "last_at": _iso(s.last_at),
@@ -434,11 +495,13 @@ class Session:
         s.energy_kwh = _nonneg(raw.get("energy_kwh")) or 0.0
         s.anchor = _anchor_from(raw.get("soc_anchor"))
         s.soc_live = raw.get("soc_live") is True and s.anchor is not None
+        s.override = Override.from_dict(raw.get("override"))
         plugged_at = parse_instant(raw.get("plugged_at"))
         if raw.get("plugged") is True and plugged_at is not None:
             s.plugged, s.plugged_at = True, plugged_at
             s.pending_kwh = _nonneg(raw.get("pending_kwh")) or 0.0
             s.departure = parse_instant(raw.get("departure"))
+            s.departure_of = Departure.from_dict(raw.get("departure_of"))
             s.disconnected_since = parse_instant(raw.get("disconnected_since"))
             s.boost_kwh_left = _positive_or_none(raw.get("boost_kwh_left"))
             s.boost_until = parse_instant(raw.get("boost_until"))
@@ -448,9 +511,24 @@ class Session:
 
     # --- internals ---
 
-    def _next_departure(self, at: datetime) -> datetime:
-        hour, minute = self.settings.hour_minute
-        return next_departure(hour, minute, at, self.config.timezone)
+    def _next_departure(self, at: datetime) -> Departure | None:
+        settings = self.settings
+        return scheduled_departure(
+            at,
+            self.config.timezone,
+            daily=settings.departure,
+            target=settings.target_soc,
+            schedule=settings.schedule,
+            override=self._s.override,
+            calendar=self.calendar,
+            lead=DEPARTURE_LEAD,
+        )
+
+    def _fix_departure(self, at: datetime) -> None:
+        """The departure this session plans for, from now: fixed until it passes."""
+        info = self._next_departure(at)
+        self._s.departure_of = info
+        self._s.departure = None if info is None else info.at
 
     def _estimate(self, anchor: _Anchor) -> float:
         cfg = self.config
@@ -475,7 +553,7 @@ class Session:
         s.plugged, s.plugged_at, s.energy_kwh, s.pending_kwh = True, at, 0.0, 0.0
         s.disconnected_since = None
         s.boost_kwh_left = s.boost_until = None
-        s.departure = self._next_departure(at)
+        self._fix_departure(at)
         if soc is not None:
             s.anchor = _Anchor(soc, at, 0.0, from_sensor=True)
 
@@ -484,6 +562,7 @@ class Session:
         assert s.plugged_at is not None
         closed = ClosedSession(s.plugged_at, max(ended_at, s.plugged_at), s.energy_kwh)
         s.plugged, s.plugged_at, s.departure, s.disconnected_since = False, None, None, None
+        s.departure_of = None
         s.boost_kwh_left = s.boost_until = None
         s.pending_kwh = 0.0
         return closed
@@ -555,30 +634,6 @@ class Session:
 # --- departure arithmetic -------------------------------------------------------------
 
 
-def wall_clock_instant(day: date, hour: int, minute: int, zone: tzinfo) -> datetime:
-    """The instant (UTC) the clocks in `zone` show `day` `hour`:`minute`.
-
-    A time skipped by a spring-forward change is the first instant after the gap; a time
-    shown twice at fall-back is its first occurrence.
-    """
-    naive = datetime.combine(day, time(hour, minute))
-    first = naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if _wall(first, zone) == naive:
-        return first
-    # In a gap: the two folds give the instants on either side of it; the first valid
-    # instant is the earliest whose wall clock reads at least `naive` (seconds suffice).
-    other = naive.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    # Invariant: the wall clock reads before `naive` at lo, at least `naive` at hi.
-    lo, hi = sorted((int(first.timestamp()), int(other.timestamp())))
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _wall(datetime.fromtimestamp(mid, UTC), zone) >= naive:
-            hi = mid
-        else:
-            lo = mid
-    return datetime.fromtimestamp(hi, UTC)
-
-
 def next_departure(
     hour: int, minute: int, at: datetime, zone: tzinfo, lead: timedelta = DEPARTURE_LEAD
 ) -> datetime:
@@ -624,10 +679,6 @@ def _percent(value: object) -> bool:
 def as_utc(at: datetime, name: str) -> datetime:
     require(isinstance(at, datetime) and at.utcoffset() is not None, name, "must be aware")
     return at.astimezone(UTC)
-
-
-def _wall(instant: datetime, zone: tzinfo) -> datetime:
-    return instant.astimezone(zone).replace(tzinfo=None)
 
 
 def _hours(span: timedelta) -> float:
@@ -676,6 +727,11 @@ def _settings_from(raw: object) -> Settings:
     if not isinstance(raw, dict):
         return Settings()
     wanted = {f.name: raw[f.name] for f in fields(Settings) if f.name in raw}
+    if "schedule" in wanted:
+        try:
+            wanted["schedule"] = Schedule.from_dict(wanted["schedule"])
+        except ValueError:
+            del wanted["schedule"]
     try:
         return Settings(**wanted)
     except (TypeError, ValueError):

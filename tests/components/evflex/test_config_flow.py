@@ -232,6 +232,10 @@ async def test_options_flow_changes_and_clears(
     hass: HomeAssistant, entry: MockConfigEntry, sensors: None
 ) -> None:
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "vehicle"}
+    )
     assert result["step_id"] == "vehicle"
     for step_id, user_input in (
         ("vehicle", {**VEHICLE, "battery_kwh": 77}),

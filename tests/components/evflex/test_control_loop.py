@@ -223,6 +223,9 @@ async def test_5_reconfigure_takes_effect_after_options(
     """Finding 5: options held a full copy of the data and won: a new charger never ran."""
     entry, wallbox = await _wallbox_entry(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "vehicle"}
+    )
     while result["type"] == "form":
         result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     assert result["type"] == "create_entry"

@@ -87,7 +87,18 @@ def test_every_entity_and_state_is_translated() -> None:
 def test_services_yaml_matches_translations() -> None:
     services = load_yaml_dict(str(PACKAGE / "services.yaml"))
     translated = _json(PACKAGE / "translations" / "en.json")["services"]
-    assert set(services) == set(translated) == {"get_plan", "set_session", "boost", "cancel_boost"}
+    assert (
+        set(services)
+        == set(translated)
+        == {
+            "get_plan",
+            "set_session",
+            "boost",
+            "cancel_boost",
+            "set_schedule",
+            "set_departure_override",
+        }
+    )
     for name, spec in services.items():
         assert set(spec.get("fields", {})) == set(translated[name]["fields"])
     icons = _json(PACKAGE / "icons.json")

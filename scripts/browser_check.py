@@ -1,0 +1,133 @@
+"""The EVFlex dashboard in a real browser (headless Chromium) against the demo.
+
+Logs in, opens the EVFlex dashboard (the landing page), checks that the plan chart
+draws the planned charging in the cheap hours and the departure marker, changes the
+departure in the UI (the departure time's more-info dialog) and sees the chart move,
+and saves the screenshots the README uses (docs/screenshots/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Page, sync_playwright
+
+SHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+CARD = "evflex-plan-card"
+
+
+def _login(page: Page, url: str, user: str, password: str) -> None:
+    page.goto(url)
+    page.locator('input[name="username"]').fill(user)
+    page.locator('input[name="password"]').fill(password)
+    page.locator('input[name="password"]').press("Enter")
+    page.wait_for_url("**/lovelace/**", timeout=60_000)
+
+
+def _chart(page: Page) -> dict[str, Any]:
+    """What the card drew: its charging bars (price, kW) and the departure marker."""
+    page.locator(f"{CARD} rect.ev").first.wait_for(timeout=120_000)
+    result: dict[str, Any] = page.locator(CARD).first.evaluate(
+        """card => {
+            const root = card.shadowRoot;
+            const bars = [...root.querySelectorAll('rect.ev')].map(r => ({
+                start: r.dataset.start, kw: Number(r.dataset.kw), price: Number(r.dataset.price)}));
+            const dep = root.querySelector('line.departure');
+            const prices = [...root.querySelectorAll('rect.band')].length;
+            return {bars, departure: dep ? dep.dataset.at : null,
+                    x: dep ? dep.getAttribute('x1') : null,
+                    summary: root.querySelector('.summary').textContent, bands: prices};
+        }"""
+    )
+    return result
+
+
+def _prices(page: Page, entity: str) -> list[float]:
+    prices: list[float] = page.evaluate(
+        """entity => {
+            const ha = document.querySelector('home-assistant');
+            return ha.hass.states[entity].attributes.slots.map(s => s.import_price);
+        }""",
+        entity,
+    )
+    return prices
+
+
+def check(url: str, user: str, password: str, entity: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _login(page, url, user, password)
+        before = _chart(page)
+        assert before["bars"], "the chart draws no planned charging"
+        assert before["departure"], "the chart has no departure marker"
+        prices = _prices(page, entity)
+        low, high = min(prices), max(prices)
+        energy = sum(b["kw"] for b in before["bars"])
+        mean = sum(b["kw"] * b["price"] for b in before["bars"]) / energy
+        # The planned charging is in the cheap hours: its energy-weighted price is the
+        # cheapest tariff level (a little PV-time charging at most moves it a quarter up).
+        assert mean <= low + 0.25 * (high - low), (mean, low, high)
+        print(
+            f"  chart: {len(before['bars'])} charging slots at {mean:.3f}/kWh"
+            f" (tariff {low}..{high})"
+        )
+        print(f"  departure marker at {before['departure']}; {before['summary']}")
+        page.wait_for_timeout(1500)
+        page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
+        page.locator(CARD).first.screenshot(path=str(SHOTS / "plan-card.png"))
+
+        # Change the departure in the UI: the daily departure's more-info dialog.
+        page.locator("hui-tile-card", has_text="Daily departure").locator("div.background").click()
+        dialog = page.locator("ha-more-info-dialog")
+        dialog.wait_for()
+        hours = dialog.locator('input[name="hours"]').first
+        current = int(hours.input_value())
+        new_hour = 5 if current != 5 else 6
+        hours.fill(str(new_hour))
+        hours.press("Tab")
+        page.wait_for_timeout(500)
+        page.keyboard.press("Escape")
+        after = before
+        for _ in range(60):
+            page.wait_for_timeout(1000)
+            after = _chart(page)
+            if after["departure"] != before["departure"]:
+                break
+        assert after["departure"] != before["departure"], "the departure marker did not move"
+        assert f"T{new_hour:02d}:" in after["departure"], after["departure"]
+        print(
+            f"  departure changed in the UI to {new_hour:02d}:xx:"
+            f" marker now at {after['departure']}"
+        )
+        page.wait_for_timeout(1000)
+        page.locator(CARD).first.screenshot(path=str(SHOTS / "plan-card-changed.png"))
+
+        # A phone, in the dark theme.
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+        _login(phone, url, user, password)
+        _chart(phone)
+        phone.wait_for_timeout(1500)
+        phone.screenshot(path=str(SHOTS / "phone-dark.png"), full_page=False)
+        browser.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--user", default="demo")
+    parser.add_argument("--password", default="evflex-demo")
+    parser.add_argument("--entity", default="sensor.demo_home_plan_status")
+    args = parser.parse_args()
+    try:
+        check(args.url, args.user, args.password, args.entity)
+    except AssertionError as err:
+        print(f"browser test FAILED: {err}", file=sys.stderr)
+        sys.exit(1)
+    print("== browser test passed")
