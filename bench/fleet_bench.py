@@ -18,10 +18,10 @@ import contextlib
 import os
 import time
 
+from aggregator.backends import Backend, open_backend
+from aggregator.population import generate
+from aggregator.study import StudyOptions, strategies
 from optimizer.examples import simulated_home
-from optimizer.fleet.backends import Backend, open_backend
-from optimizer.fleet.population import generate
-from optimizer.fleet.study import StudyOptions, strategies
 
 SIZES = (100, 1_000, 10_000)
 QUICK_SIZES = (100, 1_000)
