@@ -1,4 +1,5 @@
-"""Command line: `python -m optimizer plan REQUEST.json [--plot FILE.png]`, `serve` and `fleet`.
+"""Command line: `python -m optimizer plan REQUEST.json [--plot FILE.png]`, `serve`;
+`fleet` is an alias of `python -m aggregator fleet`.
 
 `plan` prints the response JSON on standard output and nothing else: anything a
 library writes to file descriptor 1 while planning (HiGHS's banner) is sent to
@@ -11,6 +12,7 @@ import argparse
 import contextlib
 import json
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,8 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="serve POST /v1/plan over HTTP")
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8765)
-    _add_fleet(sub)
-    args = parser.parse_args(argv)
+    sub.add_parser("fleet", help="alias of `python -m aggregator fleet` (the fleet study)")
+    args_list = sys.argv[1:] if argv is None else argv
+    if args_list[:1] == ["fleet"]:
+        return _fleet(args_list)
+    args = parser.parse_args(args_list)
     if args.command == "demo-request":
         from .examples import simulated_home
 
@@ -40,8 +45,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "demo":
         return _demo(args.plot)
-    if args.command == "fleet":
-        return _fleet(args)
     if args.command == "serve":
         from .service import run
 
@@ -85,48 +88,12 @@ def _demo(plot_path: str | None) -> int:
     return 0
 
 
-def _add_fleet(sub: Any) -> None:
-    p = sub.add_parser("fleet", help="the fleet study: every strategy on one street's transformer")
-    p.add_argument("--homes", type=int, default=200)
-    p.add_argument("--days", type=int, default=7, help="nights to simulate")
-    p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--out", required=True, metavar="DIR", help="where the files are written")
-    p.add_argument("--region", choices=("cn", "us"), default="cn")
-    p.add_argument("--workers", type=int, default=None, help="default: every CPU")
-    p.add_argument("--backend", choices=("process", "dask", "ray"), default="process")
-    p.add_argument("--rating-kw", type=float, default=None, help="default: the region's")
-    p.add_argument("--ev-share", type=float, default=None, help="default: the region's")
-    p.add_argument("--batch", type=int, default=None, help="homes per coordination batch")
-    p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
+def _fleet(argv: list[str]) -> int:
+    """The fleet study is the aggregator's (`aggregator/`): hand over to its command line.
 
-
-def _fleet(args: argparse.Namespace) -> int:
-    from .fleet.population import FleetError
-    from .fleet.report import summary, write_outputs
-    from .fleet.study import StudyOptions, run_study
-
-    defaults = StudyOptions()
-    options = StudyOptions(
-        region=args.region,
-        homes=args.homes,
-        days=args.days,
-        seed=args.seed,
-        workers=args.workers,
-        backend=args.backend,
-        rating_kw=args.rating_kw,
-        ev_share=args.ev_share,
-        hosting=args.hosting,
-        batch=args.batch or defaults.batch,
-    )
-    with _stdout_to_stderr() as out:
-        try:
-            study = run_study(options)
-        except FleetError as err:
-            print(f"error: {err}", file=sys.stderr)
-            return EXIT_REFUSED
-        paths = write_outputs(study, Path(args.out))
-        out.write(summary(study) + "\n" + "".join(f"wrote {p}\n" for p in paths))
-    return 0
+    A process of its own: the planner, also shipped inside the integration, never imports it.
+    """
+    return subprocess.call([sys.executable, "-m", "aggregator", *argv])
 
 
 def _read(source: str) -> Any:

@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from optimizer.fleet.metrics import Metrics, feeder_kw
-from optimizer.fleet.population import HOURS_PER_SLOT
-from optimizer.fleet.regions import REGIONS
-from optimizer.fleet.sources import SLOTS_PER_DAY
-from optimizer.fleet.study import Study
+from aggregator.metrics import Metrics, feeder_kw
+from aggregator.population import HOURS_PER_SLOT
+from aggregator.regions import REGIONS
+from aggregator.sources import SLOTS_PER_DAY
+from aggregator.study import Study
 
 LABELS: dict[str, str] = {
     "peak_kw": "feeder peak (kW)",
@@ -33,6 +33,7 @@ LABELS: dict[str, str] = {
     "cost_total": "EV cost, all homes",
     "coordination_cost_mean": "cost of coordination per home, mean",
     "coordination_cost_max": "cost of coordination per home, max",
+    "peak_gap_pct": "peak above the joint optimum (%)",
     "hosting_evs": "hosting capacity (EV homes, one night)",
 }
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import Any, Protocol
 
-from optimizer.fleet.population import FleetError
+from aggregator.population import FleetError
 
 BACKENDS = ("process", "dask", "ray")
 CHUNKS_PER_WORKER = 4

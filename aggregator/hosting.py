@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from optimizer.fleet.backends import Backend
-from optimizer.fleet.metrics import all_delivered, within_rating
-from optimizer.fleet.population import Fleet
-from optimizer.fleet.strategies import Strategy
+from aggregator.backends import Backend
+from aggregator.metrics import all_delivered, within_rating
+from aggregator.population import Fleet
+from aggregator.strategies import Strategy
 
 
 def carries(fleet: Fleet, strategy: Strategy, backend: Backend) -> bool:

@@ -13,8 +13,8 @@ import math
 from datetime import datetime
 from typing import Any
 
-from optimizer.fleet.population import TARGET_SOC_PCT, Fleet, Session
-from optimizer.fleet.sources import Array
+from aggregator.population import TARGET_SOC_PCT, Fleet, Session
+from aggregator.sources import Array
 from optimizer.tariffs import TouTariff
 
 Request = dict[str, Any]
@@ -36,7 +36,8 @@ def _series(fleet: Fleet, first: int, values: Array | list[float]) -> list[dict[
 
 def floor_limit(kw: float) -> float:
     scale = 10**LIMIT_DECIMALS
-    return float(math.floor(max(float(kw), 0.0) * scale) / scale)
+    # 1e-6: a limit already on the 1 W grid stays there (binary fractions round down).
+    return float(math.floor(max(float(kw), 0.0) * scale + 1e-6) / scale)
 
 
 def _ev_limit_signals(fleet: Fleet, s: Session, limits: Array) -> list[dict[str, Any]]:
@@ -63,9 +64,15 @@ def _ev_limit_signals(fleet: Fleet, s: Session, limits: Array) -> list[dict[str,
 
 
 def session_request(
-    fleet: Fleet, s: Session, *, ev_limits: Array | None = None, prices: Array | None = None
+    fleet: Fleet,
+    s: Session,
+    *,
+    ev_limits: Array | None = None,
+    prices: Array | None = None,
+    profile: str | None = None,
 ) -> Request:
-    """Session `s` as plan-v1; `ev_limits` and `prices` (per fleet slot) become signals."""
+    """Session `s` as plan-v1; `ev_limits` and `prices` (per fleet slot) become signals;
+    `profile`: the home's `preferences.profile` (default: the planner's own)."""
     home = fleet.homes[s.home]
     car = home.car
     start, end = fleet.slot_time(s.arrival), fleet.slot_time(s.departure)
@@ -83,7 +90,7 @@ def session_request(
                 "series": _series(fleet, s.arrival, prices[window]),
             }
         )
-    return {
+    request: Request = {
         "version": 1,
         "start": start.isoformat(),
         "slot_minutes": 15,
@@ -102,3 +109,6 @@ def session_request(
         "signals": signals,
         "mode": "smart",
     }
+    if profile is not None:
+        request["preferences"] = {"profile": profile}
+    return request

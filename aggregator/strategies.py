@@ -1,4 +1,4 @@
-"""Five ways to charge the same street's EVs, each giving EV power per home per slot (kW).
+"""Seven ways to charge the same street's EVs, each giving EV power per home per slot (kW).
 
 - `uncontrolled`: full power from arrival until the need is met.
 - `tou_timer`: full power from the start of the cheap period (the tariff's
@@ -7,9 +7,14 @@
   up to 600 s each night (the UK smart charge point rule). The delay is spent
   inside the first 15-minute slot, whose average power is lowered accordingly.
 - `evflex_local`: every home plans its night with `optimizer.plan()` on the
-  tariff alone; no coordination.
-- `evflex_coordinated`: an aggregator keeps the transformer within its rating
-  by sending each home `ev_limit` and `price` signals (`optimizer.fleet.aggregator`).
+  tariff alone, with the planner's default preference (`grid_friendly`); no
+  coordination.
+- `evflex_local_asap`: the same with `preferences.profile` `as_early_as_possible`
+  (the planner before it was grid-friendly).
+- `evflex_coordinated`: the aggregator's joint optimum per night, sent to each
+  home as `ev_limit` envelopes, planned by each home (`aggregator.coordinator`).
+- `joint_optimum`: the joint model itself on the street's actual load (perfect
+  foresight, chargers' minimum power relaxed): the lower bound of the peak.
 
 Timers and uncontrolled charging are not solver plans: a car draws its
 charger's full power until done (the last slot only what is left).
@@ -22,11 +27,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from optimizer.fleet.aggregator import evflex_coordinated
-from optimizer.fleet.backends import Backend, Progress
-from optimizer.fleet.plan_requests import session_request
-from optimizer.fleet.population import HOURS_PER_SLOT, SLOT, Fleet, Session
-from optimizer.fleet.sources import Array
+from aggregator.backends import Backend, Progress
+from aggregator.coordinator import evflex_coordinated, joint_optimum
+from aggregator.plan_requests import session_request
+from aggregator.population import HOURS_PER_SLOT, SLOT, Fleet, Session
+from aggregator.sources import Array
 
 Strategy = Callable[[Fleet, Backend, Progress | None], Array]
 EPS = 1e-9
@@ -88,13 +93,21 @@ def tou_timer_random(fleet: Fleet, backend: Backend, progress: Progress | None =
     return _timer(fleet, progress, random_delay=True)
 
 
-def evflex_local(fleet: Fleet, backend: Backend, progress: Progress | None = None) -> Array:
+def _local(fleet: Fleet, backend: Backend, progress: Progress | None, profile: str) -> Array:
     ev = np.zeros((fleet.n_homes, fleet.n_slots))
     sessions = fleet.sessions
-    powers = backend.map([session_request(fleet, s) for s in sessions], progress)
-    for s, power in zip(sessions, powers, strict=True):
+    requests = [session_request(fleet, s, profile=profile) for s in sessions]
+    for s, power in zip(sessions, backend.map(requests, progress), strict=True):
         ev[s.home, s.arrival : s.arrival + len(power)] = power
     return ev
+
+
+def evflex_local(fleet: Fleet, backend: Backend, progress: Progress | None = None) -> Array:
+    return _local(fleet, backend, progress, "grid_friendly")
+
+
+def evflex_local_asap(fleet: Fleet, backend: Backend, progress: Progress | None = None) -> Array:
+    return _local(fleet, backend, progress, "as_early_as_possible")
 
 
 STRATEGIES: dict[str, Strategy] = {
@@ -102,5 +115,7 @@ STRATEGIES: dict[str, Strategy] = {
     "tou_timer": tou_timer,
     "tou_timer_random": tou_timer_random,
     "evflex_local": evflex_local,
+    "evflex_local_asap": evflex_local_asap,
     "evflex_coordinated": evflex_coordinated,
+    "joint_optimum": joint_optimum,
 }

@@ -15,21 +15,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from optimizer.fleet import Fleet, FleetError, HandSetCar, generate, hand_set_fleet
-from optimizer.fleet.aggregator import Coordination, delivered_kwh, evflex_coordinated
-from optimizer.fleet.backends import SerialBackend, open_backend
-from optimizer.fleet.hosting import hosting_capacity
-from optimizer.fleet.metrics import feeder_kw, measure
-from optimizer.fleet.sources import elaadnl, pv_capacity_factors, residential_loads
-from optimizer.fleet.strategies import STRATEGIES, evflex_local
-from optimizer.fleet.study import StudyOptions, run_study
+from aggregator import Fleet, FleetError, HandSetCar, generate, hand_set_fleet
+from aggregator.backends import SerialBackend, open_backend
+from aggregator.coordinator import delivered_kwh, evflex_coordinated
+from aggregator.hosting import hosting_capacity
+from aggregator.metrics import feeder_kw, measure
+from aggregator.sources import elaadnl, pv_capacity_factors, residential_loads
+from aggregator.strategies import STRATEGIES, evflex_local
+from aggregator.study import StudyOptions, run_study
 
 SERIAL = SerialBackend()
 KW, BASE, RATING = 7.4, 1.0, 20.0
 # 2 h at 7.4 kW with 90% efficiency: 13.32 kWh into the battery, 14.8 kWh from the grid.
 NEED = KW * 2 * 0.9
 VALLEY, PEAK = 0.307, 0.617  # Shanghai residential TOU, CNY/kWh
-FLEET_CLI = [sys.executable, "-m", "optimizer", "fleet", "--days", "1"]
+FLEET_CLI = [sys.executable, "-m", "aggregator", "fleet", "--days", "1"]
+ALIAS_CLI = [sys.executable, "-m", "optimizer", "fleet", "--days", "1"]
 
 
 def four_cars() -> Fleet:
@@ -103,10 +104,11 @@ def test_timer_rebound_and_its_removal_by_coordination_by_hand() -> None:
     # the grid / 1.85 kW = 8 h = 22:00-06:00. The street: 4 x 1.85 + 4 x 1 = 11.4 kW.
     assert m["evflex_local"].rebound_peak_kw == pytest.approx(4 * KW / 4 + 4 * BASE)
     assert m["evflex_local"].cost_mean == pytest.approx(2 * KW * VALLEY)
-    # Coordinated: never above the 20 kW rating, every car full, still in the valley.
+    # Coordinated: the joint optimum, 59.2 kWh over the 8 h valley: 7.4 + 4 = 11.4 kW.
     coordinated = m["evflex_coordinated"]
-    # The homes' own grid-friendly plans already fit under the rating: the same 11.4 kW.
-    assert coordinated.peak_kw == pytest.approx(4 * KW / 4 + 4 * BASE)
+    assert coordinated.peak_kw == pytest.approx(4 * KW / 4 + 4 * BASE, abs=1e-3)
+    assert m["joint_optimum"].peak_kw == pytest.approx(4 * KW / 4 + 4 * BASE, abs=1e-5)
+    assert m["evflex_local_asap"].rebound_peak_kw == pytest.approx(everyone)
     assert coordinated.peak_kw <= RATING
     assert coordinated.hours_overloaded == 0.0
     assert coordinated.not_delivered_kwh == pytest.approx(0.0, abs=1e-3)
@@ -128,9 +130,9 @@ def test_a_random_delay_of_600_s_barely_dents_a_15_minute_peak() -> None:
     assert load.sum() * 0.25 == pytest.approx(4 * BASE * 24 + 4 * 2 * KW)
 
 
-def test_sequential_coordination_fills_the_valley_flat() -> None:
+def test_coordination_fills_the_valley_flat() -> None:
     fleet = four_cars()
-    ev = evflex_coordinated(fleet, SERIAL, None, Coordination(batch=1))
+    ev = evflex_coordinated(fleet, SERIAL, None)
     load = feeder_kw(fleet, ev)
     valley = slice(at(fleet, "22:00"), at(fleet, "06:00"))
     # 59.2 kWh spread over the 8 h valley: 7.4 kW on top of the 4 kW household load.
@@ -149,7 +151,10 @@ def test_every_strategy_delivers_the_same_energy_when_there_is_time() -> None:
         ev = strategy(fleet, SERIAL, None)
         plugged = np.zeros_like(ev, dtype=bool)
         for s in fleet.sessions:
-            assert delivered_kwh(fleet, ev, s) == pytest.approx(s.need_kwh, abs=0.01), name
+            delivered = delivered_kwh(fleet, ev, s)
+            # Envelopes raised to a charger's minimum may round a need up by a slot's worth.
+            top = 0.0 if name != "evflex_coordinated" else 0.25 * fleet.homes[s.home].charger.min_kw
+            assert s.need_kwh - 0.01 <= delivered <= s.need_kwh + 0.01 + top, name
             plugged[s.home, s.arrival : s.departure] = True
         assert not ev[~plugged].any(), f"{name} charges while unplugged"
 
@@ -171,20 +176,18 @@ def test_every_strategy_delivers_the_same_energy_when_there_is_time() -> None:
     ),
     rating=st.floats(3.0, 40.0),
 )
-def test_coordination_never_exceeds_the_rating(cars: list[HandSetCar], rating: float) -> None:
-    fleet = hand_set_fleet(cars, base_kw=0.5, rating_kw=rating)
-    ev = evflex_coordinated(fleet, SERIAL, None, Coordination(batch=2))
-    assert feeder_kw(fleet, ev).max() <= rating + 1e-6
-    reachable = all(
-        c.need_kwh <= 0.9 * c.battery_kwh * 0.9 and c.need_kwh / c.efficiency <= 20 for c in cars
-    )
-    roomy = rating >= 0.5 * len(cars) + sum(fleet.homes[i].charger.max_kw for i in range(len(cars)))
-    if reachable and roomy:  # room for every car at full power at once: nothing is missed
+def test_the_joint_optimum_bounds_every_cost_optimal_plan(
+    cars: list[HandSetCar], rating: float
+) -> None:
+    fleet = hand_set_fleet(cars, base_kw=0.5, rating_kw=max(rating, 100.0))
+    joint = feeder_kw(fleet, STRATEGIES["joint_optimum"](fleet, SERIAL, None)).max()
+    for name in ("evflex_local", "evflex_coordinated"):
+        ev = STRATEGIES[name](fleet, SERIAL, None)
+        # Every plan that pays each home its least cost peaks at least at the optimum.
+        assert feeder_kw(fleet, ev).max() >= joint - 1e-3, name
         for s in fleet.sessions:
-            shortfall = s.need_kwh - delivered_kwh(fleet, ev, s)
-            hours = (s.departure - s.arrival) / 4
-            if s.need_kwh <= fleet.homes[s.home].charger.max_kw * 0.9 * hours:
-                assert shortfall <= 0.01
+            # At least the need (a charger's minimum power may round a small need up).
+            assert delivered_kwh(fleet, ev, s) >= s.need_kwh - 0.02, name
 
 
 def test_hosting_capacity_by_hand() -> None:
@@ -265,6 +268,7 @@ def test_cli_writes_the_files(tmp_path: Path) -> None:
     with (tmp_path / "metrics.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [r["strategy"] for r in rows] == list(STRATEGIES)
+    assert rows[-1]["peak_gap_pct"] == "0.0"
     assert "| feeder peak (kW) |" in (tmp_path / "metrics.md").read_text(encoding="utf-8")
     for png in ("feeder.png", "heatmap.png"):
         assert (tmp_path / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -282,3 +286,15 @@ def test_cli_refuses_a_missing_backend(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "--backend ray needs ray" in done.stderr
+
+
+def test_the_optimizer_fleet_alias_runs_the_aggregator(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [*ALIAS_CLI, "--homes", "2", "--margin", "2", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "margin must be at least 0 and below 1" in done.stderr

@@ -20,9 +20,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer.fleet.aggregator import SHORT_KWH, delivered_kwh
-from optimizer.fleet.population import HOURS_PER_SLOT, Fleet
-from optimizer.fleet.sources import SLOTS_PER_DAY, Array
+from aggregator.coordinator import SHORT_KWH, delivered_kwh
+from aggregator.population import HOURS_PER_SLOT, Fleet
+from aggregator.sources import SLOTS_PER_DAY, Array
 
 EVENING_FROM_SLOT = 16  # 16:00, four hours after the night's noon start
 NIGHT_FROM_SLOT, NIGHT_TO_SLOT = 48, 64  # 00:00-04:00
@@ -50,6 +50,7 @@ class Metrics:
     cost_total: float
     coordination_cost_mean: float | None = None
     coordination_cost_max: float | None = None
+    peak_gap_pct: float | None = None  # peak above the joint optimum's, % of it
 
     @staticmethod
     def columns() -> list[str]:
@@ -89,7 +90,13 @@ def ev_costs(fleet: Fleet, ev: Array) -> Array:
     return bill(net + ev[homes]) - bill(net)
 
 
-def measure(fleet: Fleet, strategy: str, ev: Array, local_ev: Array | None = None) -> Metrics:
+def measure(
+    fleet: Fleet,
+    strategy: str,
+    ev: Array,
+    local_ev: Array | None = None,
+    joint_peak_kw: float | None = None,
+) -> Metrics:
     feeder = feeder_kw(fleet, ev)
     rating = fleet.rating_kw
     peak_at = int(np.argmax(feeder))
@@ -124,6 +131,9 @@ def measure(fleet: Fleet, strategy: str, ev: Array, local_ev: Array | None = Non
         cost_total=float(costs.sum()),
         coordination_cost_mean=None if extra is None else _stat(extra, np.mean),
         coordination_cost_max=None if extra is None else _stat(extra, np.max),
+        peak_gap_pct=None
+        if joint_peak_kw is None or joint_peak_kw <= 0
+        else 100 * (float(feeder[peak_at]) / joint_peak_kw - 1),
     )
 
 

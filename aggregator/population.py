@@ -11,7 +11,7 @@ Randomness: one seed. Home h draws everything from its own stream
 homes and in one of 10,000 (sub-populations are re-used, e.g. by the hosting
 capacity bisection), and the same seed gives the same street.
 
-Assumptions (each home), with the data behind them (`optimizer.fleet.sources`):
+Assumptions (each home), with the data behind them (`aggregator.sources`):
 - EV ownership: each home draws u ~ U(0, 1); the `ev_count` homes with the
   lowest u own an EV (ev_count = round(ev_share x homes)). More EVs add homes,
   never swap them.
@@ -52,9 +52,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 from numpy.typing import NDArray
 
-from optimizer.fleet.regions import CHARGERS, REGIONS, ChargerType, Region
-from optimizer.fleet.sources import SLOTS_PER_DAY, Array, elaadnl, pv_capacity_factors
-from optimizer.fleet.sources import residential_loads as household_profiles
+from aggregator.regions import CHARGERS, REGIONS, ChargerType, Region
+from aggregator.sources import SLOTS_PER_DAY, Array, elaadnl, pv_capacity_factors
+from aggregator.sources import residential_loads as household_profiles
 from optimizer.tariffs import TouTariff, load_preset
 
 SLOT = timedelta(minutes=15)
@@ -65,6 +65,7 @@ DEPARTURE_HOURS = (5.0, 11.75)  # next morning
 NEED_SHARE_OF_BATTERY = 0.85
 NEED_SHARE_OF_REACH = 0.95
 TARGET_SOC_PCT = 90.0
+WEEK_SLOTS = 7 * SLOTS_PER_DAY
 
 
 class FleetError(ValueError):
@@ -83,6 +84,7 @@ class Home:
     charger: ChargerType
     ev_draw: float  # the home owns an EV when this is among the fleet's lowest
     pv_kwp: float
+    respond_draw: float = 1.0  # the home does not respond when this is below the share
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +113,7 @@ class Fleet:
     common_kw: Array  # slots: feeder load that is not a home's
     all_sessions: tuple[Session, ...]  # every home's, EV owner or not
     ev_count: int
+    history_kw: Array  # slots: the street load without EVs over the week before `start`
 
     @property
     def n_homes(self) -> int:
@@ -128,6 +131,11 @@ class Fleet:
     @functools.cached_property
     def sessions(self) -> tuple[Session, ...]:
         return tuple(s for s in self.all_sessions if s.home in self.owners)
+
+    def silent(self, share: float) -> frozenset[int]:
+        """The EV homes that do not respond to the aggregator when `share` of homes do not
+        (opted out, or out of touch): those with the lowest response draws."""
+        return frozenset(h for h in self.owners if self.homes[h].respond_draw < share)
 
     def with_ev_count(self, count: int) -> Fleet:
         """The same street with `count` EV-owning homes (the lowest draws)."""
@@ -202,6 +210,8 @@ def generate(
         common_kw=np.full(n_slots, reg.common_kw_per_home * homes),
         all_sessions=tuple(s for d in drawn for s in d.sessions),
         ev_count=round(share * homes),
+        history_kw=np.full(WEEK_SLOTS, reg.common_kw_per_home * homes)
+        + np.sum([d.history_kw for d in drawn], axis=0),
     )
 
 
@@ -211,6 +221,7 @@ class _Drawn:
     base_kw: Array
     pv_kw: Array
     sessions: list[Session]
+    history_kw: Array  # household load - PV over the week before the study
 
 
 def _noon(day: date, zone: ZoneInfo) -> datetime:
@@ -235,25 +246,33 @@ def _home(reg: Region, h: int, days: int, seed: int, start: datetime) -> _Drawn:
     home = Home(car=car, charger=charger, ev_draw=ev_draw, pv_kwp=kwp if has_pv else 0.0)
     sessions = [_session(reg, home, h, night, rng, start) for night in range(days)]
     n_slots = days * SLOTS_PER_DAY
+    base, before = _household(reg, rng, start, n_slots)
+    # Drawn last, so that every draw above is what it was before homes could be silent.
+    home = replace(home, respond_draw=rng.random())
+    week_before = start - timedelta(days=7)
     return _Drawn(
         home=home,
-        base_kw=_household(reg, rng, start, n_slots),
+        base_kw=base,
         pv_kw=home.pv_kwp * _pv_shape(start, n_slots),
         sessions=[s for s in sessions if s is not None],
+        history_kw=before - home.pv_kwp * _pv_shape(week_before, WEEK_SLOTS),
     )
 
 
-def _household(reg: Region, rng: np.random.Generator, start: datetime, n_slots: int) -> Array:
+def _household(
+    reg: Region, rng: np.random.Generator, start: datetime, n_slots: int
+) -> tuple[Array, Array]:
+    """The household load over the study, and over the week before it (the same profile)."""
     profiles = household_profiles()
     column = int(rng.integers(profiles.shape[1]))
     weeks, slots = int(rng.integers(-4, 5)), int(rng.integers(-2, 3))
     factor = rng.lognormal(0.0, 0.3)
     first = _day_of_year(start) * SLOTS_PER_DAY + NOON_SLOT + weeks * 7 * SLOTS_PER_DAY + slots
-    rows = (first + np.arange(n_slots)) % profiles.shape[0]
+    rows = (first + np.arange(-WEEK_SLOTS, n_slots)) % profiles.shape[0]
     profile = profiles[:, column]
     scale: float = reg.base_mean_kw / float(profile.mean()) * factor
     household: Array = profile[rows] * scale
-    return household
+    return household[WEEK_SLOTS:], household[:WEEK_SLOTS]
 
 
 def _pv_shape(start: datetime, n_slots: int) -> Array:
@@ -327,6 +346,7 @@ class HandSetCar:
     battery_kwh: float = 60.0
     efficiency: float = 0.9
     timer_delay_s: float = 0.0
+    responds: bool = True  # False: never answers the aggregator (charges by its local default)
 
 
 def hand_set_fleet(
@@ -344,7 +364,13 @@ def hand_set_fleet(
     _check_no_dst(start, days)
     n_slots = days * SLOTS_PER_DAY
     homes = tuple(
-        Home(Car(c.battery_kwh, c.efficiency), CHARGERS[c.charger], ev_draw=i / len(cars), pv_kwp=0)
+        Home(
+            Car(c.battery_kwh, c.efficiency),
+            CHARGERS[c.charger],
+            ev_draw=i / len(cars),
+            pv_kwp=0,
+            respond_draw=1.0 if c.responds else -1.0,
+        )
         for i, c in enumerate(cars)
     )
     sessions = tuple(
@@ -370,6 +396,7 @@ def hand_set_fleet(
         common_kw=np.zeros(n_slots),
         all_sessions=sessions,
         ev_count=len(cars),
+        history_kw=np.full(WEEK_SLOTS, base_kw * len(cars)),
     )
 
 

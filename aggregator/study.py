@@ -5,17 +5,19 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from optimizer.fleet.aggregator import DEFAULT_BATCH, Coordination, evflex_coordinated
-from optimizer.fleet.backends import Backend, Progress, open_backend
-from optimizer.fleet.hosting import hosting_capacity
-from optimizer.fleet.metrics import Metrics, measure
-from optimizer.fleet.population import Fleet, FleetError, generate
-from optimizer.fleet.regions import REGIONS
-from optimizer.fleet.sources import Array
-from optimizer.fleet.strategies import STRATEGIES, Strategy
+from aggregator.backends import Backend, Progress, open_backend
+from aggregator.coordinator import Coordination, Forecast, evflex_coordinated, joint_optimum
+from aggregator.hosting import hosting_capacity
+from aggregator.metrics import Metrics, measure
+from aggregator.population import Fleet, FleetError, generate
+from aggregator.regions import REGIONS
+from aggregator.sources import Array
+from aggregator.strategies import STRATEGIES, Strategy
+
+JOINT = "joint_optimum"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,8 +31,14 @@ class StudyOptions:
     rating_kw: float | None = None  # default: the region's kVA per home x homes
     ev_share: float | None = None  # default: the region's
     hosting: bool = False
-    batch: int = DEFAULT_BATCH
+    forecast: Forecast = "history"
+    margin_share: float = 0.05
+    non_response: float = 0.0
     progress: bool = True
+
+    @property
+    def coordination(self) -> Coordination:
+        return Coordination(self.forecast, self.margin_share, self.non_response)
 
 
 @dataclass(slots=True)
@@ -43,19 +51,23 @@ class Study:
 
 
 def strategies(options: StudyOptions) -> dict[str, Strategy]:
-    """The five strategies, the coordinated one with the study's batch size."""
-    config = Coordination(batch=options.batch)
+    """Every strategy, the coordinated one and the joint optimum with the study's options."""
+    config = options.coordination
 
     def coordinated(fleet: Fleet, backend: Backend, progress: Progress | None = None) -> Array:
         return evflex_coordinated(fleet, backend, progress, config)
 
-    return {**STRATEGIES, "evflex_coordinated": coordinated}
+    def joint(fleet: Fleet, backend: Backend, progress: Progress | None = None) -> Array:
+        return joint_optimum(fleet, backend, progress, config)
+
+    return {**STRATEGIES, "evflex_coordinated": coordinated, JOINT: joint}
 
 
 def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
     """The study on a street generated from `options`; plans run on `backend` (or a new one)."""
     if options.region not in REGIONS:
         raise FleetError(f"--region must be one of {', '.join(REGIONS)}")
+    options.coordination  # noqa: B018 (validates the coordination options first)
     fleet = generate(
         options.region,
         options.homes,
@@ -70,9 +82,10 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
             with _bar(options, name, len(fleet.sessions), "session") as tick:
                 study.ev[name] = strategy(fleet, runner, tick)
         local = study.ev["evflex_local"]
+        joint_peak = float((fleet.street_kw + study.ev[JOINT].sum(axis=0)).max())
         for name, ev in study.ev.items():
             compared = local if name == "evflex_coordinated" else None
-            study.metrics.append(measure(fleet, name, ev, compared))
+            study.metrics.append(measure(fleet, name, ev, compared, joint_peak))
         if options.hosting:
             study.hosting = _hosting(options, runner)
     return study
@@ -81,7 +94,9 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
 def _hosting(options: StudyOptions, runner: Backend) -> dict[str, int]:
     street = generate(options.region, options.homes, 1, options.seed, rating_kw=options.rating_kw)
     out = {}
-    for name, strategy in strategies(options).items():
+    for name, strategy in strategies(replace(options, progress=False)).items():
+        if name == JOINT:
+            continue
         with _bar(options, f"hosting {name}", None, "try") as tick:
             out[name] = hosting_capacity(street, strategy, runner, lambda _n, _ok: tick(1))
     return out

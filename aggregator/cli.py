@@ -1,0 +1,97 @@
+"""Command line: `python -m aggregator fleet ...` (the fleet study).
+
+The summary goes to standard output, progress bars to standard error; anything a
+library writes to file descriptor 1 while planning (HiGHS's banner) is sent to
+standard error. An option that cannot be used exits 2 with what is wrong.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_REFUSED = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m aggregator", description=__doc__.split("\n")[0]
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_fleet(sub)
+    args = parser.parse_args(argv)
+    commands = {"fleet": fleet}
+    return commands[args.command](args)
+
+
+def add_fleet(sub: Any) -> None:
+    from aggregator.backends import BACKENDS
+    from aggregator.coordinator import FORECASTS
+
+    p = sub.add_parser("fleet", help="the fleet study: every strategy on one street's transformer")
+    p.add_argument("--homes", type=int, default=200)
+    p.add_argument("--days", type=int, default=7, help="nights to simulate")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", required=True, metavar="DIR", help="where the files are written")
+    p.add_argument("--region", choices=("cn", "us"), default="cn")
+    p.add_argument("--workers", type=int, default=None, help="default: every CPU")
+    p.add_argument("--backend", choices=BACKENDS, default="process")
+    p.add_argument("--rating-kw", type=float, default=None, help="default: the region's")
+    p.add_argument("--ev-share", type=float, default=None, help="default: the region's")
+    p.add_argument("--forecast", choices=FORECASTS, default="history")
+    p.add_argument("--margin", type=float, default=0.05, help="share of the rating kept free")
+    p.add_argument(
+        "--non-response", type=float, default=0.0, help="share of homes that do not respond"
+    )
+    p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
+
+
+def fleet(args: argparse.Namespace) -> int:
+    from aggregator.population import FleetError
+    from aggregator.report import summary, write_outputs
+    from aggregator.study import StudyOptions, run_study
+
+    with _stdout_to_stderr() as out:
+        try:
+            options = StudyOptions(
+                region=args.region,
+                homes=args.homes,
+                days=args.days,
+                seed=args.seed,
+                workers=args.workers,
+                backend=args.backend,
+                rating_kw=args.rating_kw,
+                ev_share=args.ev_share,
+                hosting=args.hosting,
+                forecast=args.forecast,
+                margin_share=args.margin,
+                non_response=args.non_response,
+            )
+            study = run_study(options)
+        except FleetError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_REFUSED
+        paths = write_outputs(study, Path(args.out))
+        out.write(summary(study) + "\n" + "".join(f"wrote {p}\n" for p in paths))
+    return 0
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[TextIO]:
+    """Point fd 1 at stderr for the duration; yield a stream on the real stdout."""
+    sys.stdout.flush()
+    real = os.dup(1)
+    os.dup2(2, 1)
+    stream = os.fdopen(os.dup(real), "w", encoding="utf-8")
+    try:
+        yield stream
+    finally:
+        stream.close()
+        sys.stdout.flush()
+        os.dup2(real, 1)
+        os.close(real)

@@ -1,0 +1,490 @@
+"""The coordinator: per transformer and night, one joint optimisation over every
+responding home's flexibility; its result goes to the homes as plan-v1 `ev_limit`
+envelopes, which each home plans within with its own `optimizer.plan()`.
+
+The joint model (a linear programme, solved by HiGHS through scipy), per night:
+
+- p[i, t] >= 0: EV power of responding session i in slot t, only while plugged
+  in, at most its charger's maximum; its energy into the battery is its need:
+  sum_t p[i, t] x 0.25 h x efficiency_i = need_i.
+- The load the aggregator expects without the responders' EVs, per slot:
+  f[t] = its forecast of the street (`forecast_kw`) + the silent homes' EVs
+  (opted out or out of touch: they charge by their local default, and the
+  aggregator counts on it).
+- Objectives, in order (each stage keeps the optimum of the one before):
+  1. every home's own tariff cost: no home pays more than its cheapest plan
+     (sum_t price[t] x p[i, t] x 0.25 <= c_i*, with c_i* filled cheapest slots
+     first), unless the transformer's rating less the margin cannot be kept
+     that way: then the rating comes first and the cost is the least total;
+  2. the night's peak P = max_t (f[t] + sum_i p[i, t]): P* is the joint optimum;
+  3. the load below P* as flat as it can be (valley filling): the sum over
+     slots and levels L_k (20 steps up to P*) of max(0, load[t] - L_k), a
+     convex piecewise-linear stand-in for the sum of squares;
+  4. each home's share as even as it can be: the least total variation
+     sum_t |p[i, t] - p[i, t - 1]| (0 outside its window), which is at least
+     twice the home's own peak: a share is a few steady powers, seldom below
+     the charger's minimum.
+- The chargers' minimum power (0 or between min and max) is relaxed: the
+  joint optimum is a lower bound of any plan that keeps it.
+
+Envelopes: home i gets `ev_limit` = p[i, t] rounded up to 1 W, and where the
+optimum gives it a power below its charger's minimum, the minimum (it could
+not charge there otherwise; the excess over P* this allows is measured, never
+hidden). Each home's `optimizer.plan()` then chooses within its envelope (its
+own preferences, its own minimum power). A home whose plan falls short of its
+need is planned once more with its own plan plus its share of what is left
+below the level (the larger of P* and the rating less the margin).
+
+Forecast (`Coordination.forecast`): `perfect` (the street's load as it will
+be), or `history`: per slot of the night, the mean of the same slot over the
+7 nights before, from the street's metered load (the week before the study,
+then the study's own nights as they pass); the silent homes' EVs are forecast
+from their own metered charging on the nights before (none on the first). The
+margin is what the aggregator keeps free for the forecast's error: the plan is
+built on the forecast, so a forecast error up to the margin overloads nothing
+whenever P* <= rating - margin.
+
+Cost: one LP per night (a few thousand variables for a few hundred homes),
+one plan per responding EV home (plus repairs); nights and transformers are
+independent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from scipy import sparse  # type: ignore[import-untyped]
+from scipy.optimize import linprog  # type: ignore[import-untyped]
+
+from aggregator.backends import Backend, Progress
+from aggregator.plan_requests import session_request
+from aggregator.population import HOURS_PER_SLOT, WEEK_SLOTS, Fleet, FleetError, Session
+from aggregator.sources import SLOTS_PER_DAY, Array
+
+SHORT_KWH = 0.01  # a session missing more than this is short
+LEVELS = 20  # valley-filling steps below the peak
+LIMIT_STEP_KW = 0.001  # envelopes are rounded up to 1 W
+COST_TOLERANCE = 1e-7
+PEAK_TOLERANCE_KW = 1e-6
+HISTORY_NIGHTS = 7
+
+Forecast = Literal["perfect", "history"]
+FORECASTS: tuple[Forecast, ...] = ("perfect", "history")
+
+
+@dataclass(frozen=True, slots=True)
+class Coordination:
+    forecast: Forecast = "perfect"
+    margin_share: float = 0.0  # of the rating, kept free for the forecast's error
+    non_response: float = 0.0  # share of homes that do not respond (`Fleet.silent`)
+
+    def __post_init__(self) -> None:
+        if self.forecast not in FORECASTS:
+            raise FleetError(f"forecast must be one of {', '.join(FORECASTS)}")
+        if not 0.0 <= self.margin_share < 1.0:
+            raise FleetError("margin must be at least 0 and below 1 (a share of the rating)")
+        if not 0.0 <= self.non_response <= 1.0:
+            raise FleetError("non_response must be between 0 and 1")
+
+
+def delivered_kwh(fleet: Fleet, ev: Array, s: Session) -> float:
+    power = ev[s.home, s.arrival : s.departure]
+    return float(power.sum()) * HOURS_PER_SLOT * fleet.homes[s.home].car.efficiency
+
+
+@dataclass(slots=True)
+class NightPlan:
+    """The joint optimum of one night: the level P*, each session's power, the cost rule."""
+
+    night: int
+    peak_kw: float  # P*, on the aggregator's forecast
+    power: dict[int, Array] = field(default_factory=dict)  # session index -> kW per slot
+    costs_kept: bool = True  # False: the rating needed some homes to pay more
+
+
+def min_cost_kwh(prices: Array, max_kw: float, grid_kwh: float) -> float:
+    """The cheapest cost of drawing `grid_kwh` at most `max_kw` over slots priced `prices`."""
+    left, cost = grid_kwh, 0.0
+    for price in np.sort(prices):
+        take = min(left, max_kw * HOURS_PER_SLOT)
+        cost += take * float(price)
+        left -= take
+        if left <= 0:
+            break
+    return cost
+
+
+def joint_night(
+    fleet: Fleet,
+    night: int,
+    sessions: Sequence[Session],
+    expected_kw: Array,
+    level_cap_kw: float,
+) -> NightPlan:
+    """The joint optimum of one night's `sessions` over the load `expected_kw` (96 slots of the
+    night: what is on the feeder without them); `level_cap_kw`: rating less margin."""
+    first = night * SLOTS_PER_DAY
+    n_t = SLOTS_PER_DAY
+    price = fleet.import_price[first : first + n_t]
+    columns: list[tuple[int, int]] = []  # (session row, slot of night)
+    upper: list[float] = []
+    for row, s in enumerate(sessions):
+        top = fleet.homes[s.home].charger.max_kw
+        for t in range(s.arrival - first, s.departure - first):
+            columns.append((row, t))
+            upper.append(top)
+    n_p = len(columns)
+    if n_p == 0:
+        return NightPlan(night, float(expected_kw.max()))
+    rows_s = np.array([c[0] for c in columns])
+    slot_of = np.array([c[1] for c in columns])
+    eff = np.array([fleet.homes[s.home].car.efficiency for s in sessions])
+    need = np.array([s.need_kwh for s in sessions])
+    col = np.arange(n_p)
+    # Variables: p (n_p), P (1), z (n_t x LEVELS).
+    n_z = n_t * LEVELS
+    n_var = n_p + 1 + n_z
+    a_eq = sparse.csr_matrix(
+        (HOURS_PER_SLOT * eff[rows_s], (rows_s, col)), shape=(len(sessions), n_var)
+    )
+    # Peak rows: sum_i p[i, t] - P <= -f[t].
+    peak = sparse.hstack(
+        [
+            sparse.csr_matrix((np.ones(n_p), (slot_of, col)), shape=(n_t, n_p)),
+            sparse.csr_matrix(-np.ones((n_t, 1))),
+            sparse.csr_matrix((n_t, n_z)),
+        ]
+    ).tocsr()
+    cost_row = HOURS_PER_SLOT * price[slot_of]
+    cost = sparse.hstack(
+        [
+            sparse.csr_matrix((cost_row, (rows_s, col)), shape=(len(sessions), n_p)),
+            sparse.csr_matrix((len(sessions), 1 + n_z)),
+        ]
+    ).tocsr()
+    c_star = np.array(
+        [
+            min_cost_kwh(
+                price[s.arrival - first : s.departure - first],
+                fleet.homes[s.home].charger.max_kw,
+                s.need_kwh / fleet.homes[s.home].car.efficiency,
+            )
+            for s in sessions
+        ]
+    )
+    cost_cap = c_star * (1 + COST_TOLERANCE) + COST_TOLERANCE
+    bounds = [(0.0, u) for u in upper] + [(None, None)] + [(0.0, None)] * n_z
+    minus_f = -expected_kw
+
+    def solve(
+        objective: Array, a_ub: sparse.csr_matrix, b_ub: Array, what: str, extra: int = 0
+    ) -> tuple[Array, float]:
+        eq = a_eq if not extra else sparse.hstack([a_eq, sparse.csr_matrix((a_eq.shape[0], extra))])
+        done = linprog(
+            objective,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=eq,
+            b_eq=need,
+            bounds=bounds + [(0.0, None)] * extra,
+            method="highs",
+        )
+        if done.status != 0:
+            raise FleetError(f"night {night}: the joint model ({what}) failed: {done.message}")
+        return np.asarray(done.x), float(done.fun)
+
+    peak_obj = np.zeros(n_var)
+    peak_obj[n_p] = 1.0
+    costs_kept = True
+    x, p_star = solve(peak_obj, sparse.vstack([peak, cost]).tocsr(), np.r_[minus_f, cost_cap], "P")
+    fixed_rows = [cost]
+    fixed_b = [cost_cap]
+    if p_star > level_cap_kw + PEAK_TOLERANCE_KW:
+        # The rating comes first: the least peak at any cost, then the least total cost.
+        x, p_free = solve(peak_obj, peak, minus_f, "P at any cost")
+        if p_free < p_star - PEAK_TOLERANCE_KW:
+            costs_kept = False
+            p_star = max(p_free, level_cap_kw)
+            total = sparse.csr_matrix(np.asarray(cost.sum(axis=0)))
+            capped = _cap_peak(peak, n_p, p_star)
+            x, least = solve(
+                np.asarray(total.todense()).ravel(), capped[0], capped[1] + minus_f, "cost"
+            )
+            fixed_rows, fixed_b = [total], [np.array([least * (1 + COST_TOLERANCE) + 1e-9])]
+    # Stage 3: flat below P*: z[t, k] >= load[t] - L_k.
+    low = float(expected_kw.min())
+    levels = low + (p_star - low) * np.arange(LEVELS) / LEVELS
+    fill = _fill_rows(peak, n_p, n_t, levels)
+    capped_a, capped_b = _cap_peak(peak, n_p, p_star + PEAK_TOLERANCE_KW)
+    a_ub = sparse.vstack([capped_a, fill, *fixed_rows]).tocsr()
+    b_ub = np.r_[capped_b + minus_f, np.repeat(minus_f, LEVELS) - np.tile(levels, n_t), *fixed_b]
+    flat_obj = np.r_[np.zeros(n_p + 1), np.ones(n_z)]
+    x, flat = solve(flat_obj, a_ub, b_ub, "valley filling")
+    # Stage 4: each home's share as even as it can be (its plan's own preference).
+    x = _gentle(solve, a_ub, b_ub, flat_obj, flat, rows_s, n_var)
+    out = NightPlan(night, p_star, costs_kept=costs_kept)
+    power = np.clip(x[:n_p], 0.0, None)
+    for row, s in enumerate(sessions):
+        kw = np.zeros(s.departure - s.arrival)
+        mine = rows_s == row
+        kw[slot_of[mine] - (s.arrival - first)] = power[mine]
+        out.power[row] = kw
+    return out
+
+
+def _gentle(
+    solve: Any,
+    a_ub: sparse.csr_matrix,
+    b_ub: Array,
+    flat_obj: Array,
+    flat: float,
+    rows_s: Array,
+    n_var: int,
+) -> Array:
+    """Minimise every session's total variation, sum_t |p[i, t] - p[i, t - 1]| with p = 0
+    outside its window, the flatness kept: each home's share as even as it can be (at least
+    twice its own peak), so seldom below its charger's minimum."""
+    n_p = len(rows_s)
+    pairs = [k for k in range(n_p - 1) if rows_s[k] == rows_s[k + 1]]
+    n_d = len(pairs)
+    wide = sparse.hstack([a_ub, sparse.csr_matrix((a_ub.shape[0], n_d))]).tocsr()
+    keep = sparse.csr_matrix(np.r_[flat_obj, np.zeros(n_d)][None, :])
+    k = np.array(pairs, dtype=int)
+    d = np.arange(n_d)
+
+    def diff(sign: float) -> sparse.csr_matrix:
+        # sign x (p[k + 1] - p[k]) - d <= 0
+        left = sparse.csr_matrix(
+            (np.r_[np.full(n_d, sign), np.full(n_d, -sign)], (np.r_[d, d], np.r_[k + 1, k])),
+            shape=(n_d, n_var),
+        )
+        return sparse.hstack([left, sparse.csr_matrix((-np.ones(n_d), (d, d)), shape=(n_d, n_d))])
+
+    edges = np.zeros(n_var)
+    starts = np.r_[True, rows_s[1:] != rows_s[:-1]]
+    ends = np.r_[rows_s[1:] != rows_s[:-1], True]
+    edges[:n_p] = starts.astype(float) + ends.astype(float)
+    x, _ = solve(
+        np.r_[edges, np.ones(n_d)],
+        sparse.vstack([wide, keep, diff(1.0), diff(-1.0)]).tocsr(),
+        np.r_[b_ub, flat * (1 + COST_TOLERANCE) + 1e-6, np.zeros(2 * n_d)],
+        "each home's variation",
+        extra=n_d,
+    )
+    out: Array = x[:n_var]
+    return out
+
+
+def _cap_peak(peak: sparse.csr_matrix, n_p: int, level: float) -> tuple[sparse.csr_matrix, Array]:
+    """Rows sum_i p[i, t] <= level - f[t] (returned as A and level; the caller adds -f)."""
+    a = peak.tolil()
+    a[:, n_p] = 0.0
+    n_t = peak.shape[0]
+    return a.tocsr(), np.full(n_t, level)
+
+
+def _fill_rows(peak: sparse.csr_matrix, n_p: int, n_t: int, levels: Array) -> sparse.csr_matrix:
+    """Rows sum_i p[i, t] - z[t, k] <= L_k - f[t], for every slot t and level k."""
+    base = peak[:, :n_p]
+    blocks = []
+    n_z = n_t * len(levels)
+    for k in range(len(levels)):
+        z = sparse.csr_matrix(
+            (-np.ones(n_t), (np.arange(n_t), np.arange(n_t) * len(levels) + k)), shape=(n_t, n_z)
+        )
+        blocks.append(sparse.hstack([base, sparse.csr_matrix((n_t, 1)), z]))
+    stacked = sparse.vstack(blocks).tocsr()
+    # Reorder to slot-major (t, k) so the right-hand side is repeat(-f) - tile(levels).
+    order = np.arange(n_t * len(levels)).reshape(len(levels), n_t).T.ravel()
+    return stacked[order]
+
+
+def expected_street_kw(fleet: Fleet, config: Coordination, night: int, metered: Array) -> Array:
+    """The aggregator's forecast of the street without EVs for one night (96 slots).
+
+    `metered`: the street's metered load so far (slots before this night are real)."""
+    first = night * SLOTS_PER_DAY
+    if config.forecast == "perfect":
+        return np.asarray(fleet.street_kw[first : first + SLOTS_PER_DAY], dtype=float)
+    past = np.r_[fleet.history_kw, metered[:first]]
+    nights = past[-HISTORY_NIGHTS * SLOTS_PER_DAY :].reshape(-1, SLOTS_PER_DAY)
+    forecast: Array = nights.mean(axis=0)
+    return forecast
+
+
+def _silent_forecast(fleet: Fleet, config: Coordination, night: int, silent_ev: Array) -> Array:
+    first = night * SLOTS_PER_DAY
+    total = silent_ev.sum(axis=0)
+    if config.forecast == "perfect":
+        return np.asarray(total[first : first + SLOTS_PER_DAY], dtype=float)
+    if night == 0:
+        return np.zeros(SLOTS_PER_DAY)
+    past = total[max(0, first - HISTORY_NIGHTS * SLOTS_PER_DAY) : first]
+    forecast: Array = past.reshape(-1, SLOTS_PER_DAY).mean(axis=0)
+    return forecast
+
+
+def local_plans(
+    fleet: Fleet, sessions: Sequence[Session], backend: Backend, progress: Progress | None
+) -> Array:
+    """Each session's own plan with no signal (the home's local default)."""
+    ev = np.zeros((fleet.n_homes, fleet.n_slots))
+    powers = backend.map([session_request(fleet, s) for s in sessions], progress)
+    for s, power in zip(sessions, powers, strict=True):
+        ev[s.home, s.arrival : s.arrival + len(power)] = power
+    return ev
+
+
+def envelope(fleet: Fleet, s: Session, kw: Array) -> Array:
+    """A session's `ev_limit` per fleet slot from its share of the joint optimum."""
+    home = fleet.homes[s.home]
+    limits = np.full(fleet.n_slots, home.charger.max_kw)
+    up = np.ceil(np.clip(kw, 0.0, None) / LIMIT_STEP_KW - 1e-6) * LIMIT_STEP_KW
+    up = np.where((up > 0) & (up < home.charger.min_kw), home.charger.min_kw, up)
+    limits[s.arrival : s.departure] = np.minimum(up, home.charger.max_kw)
+    return limits
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What the coordinator did: the EV power per home and slot, and each night's optimum."""
+
+    ev: Array
+    nights: list[NightPlan]
+    joint_ev: Array  # the joint optimum's own powers (min power relaxed), silent homes included
+
+
+def coordinate(
+    fleet: Fleet,
+    backend: Backend,
+    progress: Progress | None = None,
+    config: Coordination | None = None,
+    actual_street_kw: Array | None = None,
+) -> Outcome:
+    """Coordinate every night; `actual_street_kw` (default: the fleet's) is what the meters
+    read, the forecast is the aggregator's (`config.forecast`)."""
+    cfg = config or Coordination()
+    street = fleet.street_kw if actual_street_kw is None else actual_street_kw
+    silent = fleet.silent(cfg.non_response)
+    quiet = [s for s in fleet.sessions if s.home in silent]
+    talking = [s for s in fleet.sessions if s.home not in silent]
+    silent_ev = local_plans(fleet, quiet, backend, progress)
+    ev = silent_ev.copy()
+    joint_ev = silent_ev.copy()
+    cap = fleet.rating_kw * (1.0 - cfg.margin_share)
+    by_night: dict[int, list[Session]] = {}
+    for s in talking:
+        by_night.setdefault(s.night, []).append(s)
+    plans: list[NightPlan] = []
+    metered = street  # nights before the one planned are history by then
+    expected = np.zeros(fleet.n_slots)
+    for night in range(fleet.days):
+        window = slice(night * SLOTS_PER_DAY, (night + 1) * SLOTS_PER_DAY)
+        expected[window] = expected_street_kw(fleet, cfg, night, metered) + _silent_forecast(
+            fleet, cfg, night, silent_ev
+        )
+        group = sorted(by_night.get(night, []), key=lambda s: s.home)
+        plan = joint_night(fleet, night, group, expected[window], cap)
+        plans.append(plan)
+        for row, s in enumerate(group):
+            joint_ev[s.home, s.arrival : s.departure] = plan.power[row]
+    requests, order = [], []
+    for plan in plans:
+        group = sorted(by_night.get(plan.night, []), key=lambda s: s.home)
+        for row, s in enumerate(group):
+            limits = envelope(fleet, s, plan.power[row])
+            requests.append(session_request(fleet, s, ev_limits=limits))
+            order.append(s)
+    for s, power in zip(order, backend.map(requests, progress), strict=True):
+        ev[s.home, s.arrival : s.arrival + len(power)] = power
+    _repair(fleet, ev, order, plans, expected, cap, backend, progress)
+    return Outcome(ev, plans, joint_ev)
+
+
+def _repair(
+    fleet: Fleet,
+    ev: Array,
+    sessions: Sequence[Session],
+    plans: Sequence[NightPlan],
+    expected: Array,
+    cap: float,
+    backend: Backend,
+    progress: Progress | None,
+) -> None:
+    short = [s for s in sessions if s.need_kwh - delivered_kwh(fleet, ev, s) > SHORT_KWH]
+    if not short:
+        return
+    level = np.repeat([max(p.peak_kw, cap) for p in plans], SLOTS_PER_DAY)
+    room = np.clip(level - expected - _talking_total(ev, sessions, fleet), 0.0, None)
+    weights = np.zeros((len(short), fleet.n_slots))
+    for row, s in enumerate(short):
+        weights[row, s.arrival : s.departure] = fleet.homes[s.home].charger.max_kw
+    total = weights.sum(axis=0)
+    shares = np.divide(weights * room, total, out=np.zeros_like(weights), where=total > 0)
+    requests = [
+        session_request(fleet, s, ev_limits=np.floor((ev[s.home] + shares[row]) * 1000) / 1000)
+        for row, s in enumerate(short)
+    ]
+    for s, power in zip(short, backend.map(requests, progress), strict=True):
+        ev[s.home, s.arrival : s.arrival + len(power)] = power
+
+
+def _talking_total(ev: Array, sessions: Sequence[Session], fleet: Fleet) -> Array:
+    homes = sorted({s.home for s in sessions})
+    total: Array = ev[homes].sum(axis=0) if homes else np.zeros(fleet.n_slots)
+    return total
+
+
+def evflex_coordinated(
+    fleet: Fleet,
+    backend: Backend,
+    progress: Progress | None = None,
+    config: Coordination | None = None,
+) -> Array:
+    return coordinate(fleet, backend, progress, config).ev
+
+
+def joint_optimum(
+    fleet: Fleet,
+    backend: Backend,
+    progress: Progress | None = None,
+    config: Coordination | None = None,
+) -> Array:
+    """The lower bound: the joint model on the street's actual load (perfect foresight), the
+    silent homes as they charge, the chargers' minimum power relaxed; no home plans."""
+    cfg = config or Coordination()
+    silent = fleet.silent(cfg.non_response)
+    quiet = [s for s in fleet.sessions if s.home in silent]
+    ev = local_plans(fleet, quiet, backend, progress)
+    cap = fleet.rating_kw * (1.0 - cfg.margin_share)
+    for night in range(fleet.days):
+        window = slice(night * SLOTS_PER_DAY, (night + 1) * SLOTS_PER_DAY)
+        expected = fleet.street_kw[window] + ev.sum(axis=0)[window]
+        group = sorted(
+            (s for s in fleet.sessions if s.night == night and s.home not in silent),
+            key=lambda s: s.home,
+        )
+        plan = joint_night(fleet, night, group, np.asarray(expected, dtype=float), cap)
+        for row, s in enumerate(group):
+            ev[s.home, s.arrival : s.departure] = plan.power[row]
+    if progress is not None:
+        progress(len(fleet.sessions) - len(quiet))
+    return ev
+
+
+__all__ = [
+    "FORECASTS",
+    "SHORT_KWH",
+    "WEEK_SLOTS",
+    "Coordination",
+    "NightPlan",
+    "Outcome",
+    "coordinate",
+    "delivered_kwh",
+    "evflex_coordinated",
+    "joint_night",
+    "joint_optimum",
+]

@@ -1,0 +1,180 @@
+"""The coordinator on hand-worked streets (3-5 homes), exact values worked out by hand.
+
+Shanghai residential TOU: valley 22:00-06:00 at 0.307, peak 0.617 CNY/kWh elsewhere.
+A 7.4 kW car needing 13.32 kWh at 90% efficiency draws 14.8 kWh from the grid.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aggregator import Fleet, FleetError, HandSetCar, hand_set_fleet
+from aggregator.backends import SerialBackend
+from aggregator.coordinator import Coordination, coordinate, joint_night, joint_optimum
+from aggregator.metrics import feeder_kw, measure
+from aggregator.strategies import evflex_local
+
+SERIAL = SerialBackend()
+NEED = 7.4 * 2 * 0.9  # 13.32 kWh into the battery, 14.8 kWh from the grid
+
+
+def at(hhmm: str) -> int:
+    hours, minutes = (int(x) for x in hhmm.split(":"))
+    return ((hours - 12) % 24) * 4 + minutes // 15
+
+
+VALLEY = slice(at("22:00"), at("06:00"))
+
+
+def four_cars(rating: float = 20.0) -> Fleet:
+    return hand_set_fleet([HandSetCar(need_kwh=NEED)] * 4, base_kw=1.0, rating_kw=rating)
+
+
+# --- unhappy paths first ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"forecast": "oracle"}, "forecast must be one of perfect, history"),
+        ({"margin_share": -0.1}, "margin must be at least 0 and below 1"),
+        ({"margin_share": 1.0}, "margin must be at least 0 and below 1"),
+        ({"non_response": 1.5}, "non_response must be between 0 and 1"),
+    ],
+)
+def test_options_that_cannot_be_used_are_refused(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(FleetError, match=message):
+        Coordination(**kwargs)  # type: ignore[arg-type]
+
+
+def test_when_the_cheap_hours_cannot_carry_it_the_rating_comes_before_the_bill() -> None:
+    # Rating 10 kW, 4 kW of household load: 6 kW for EVs. In the valley (8 h) that is
+    # 48 kWh of the 59.2 needed; the cost-first optimum would peak at 11.4 kW (4 + 59.2/8).
+    # The rating comes first: the least peak at any cost is 4 + 59.2/13 h = 8.55 kW, below
+    # the rating, so the level is the rating, 10 kW, and the least cost fills the valley to
+    # it (48 kWh at 0.307) and draws the other 11.2 kWh at 0.617.
+    fleet = four_cars(rating=10.0)
+    night = joint_night(fleet, 0, fleet.sessions, fleet.street_kw[:96], 10.0)
+    assert night.peak_kw == pytest.approx(10.0)
+    assert not night.costs_kept
+    total = np.zeros(96)
+    for s, p in zip(fleet.sessions, night.power.values(), strict=True):
+        total[s.arrival : s.departure] += p
+    assert (4.0 + total).max() == pytest.approx(10.0)
+    assert total[VALLEY].sum() * 0.25 == pytest.approx(48.0)
+    assert total.sum() * 0.25 == pytest.approx(59.2)
+
+
+# --- the coordinated plan is the joint optimum ---------------------------------
+
+
+def test_coordinated_plans_equal_the_joint_optimum_four_cars() -> None:
+    # 59.2 kWh over the 8 h valley: 7.4 kW on top of 4 kW: 11.4 kW flat from 22:00 to 06:00;
+    # each car's share is 1.85 kW for 8 h (the lowest own peak), which its plan follows.
+    fleet = four_cars()
+    outcome = coordinate(fleet, SERIAL)
+    assert outcome.nights[0].peak_kw == pytest.approx(11.4, abs=1e-5)
+    joint = feeder_kw(fleet, joint_optimum(fleet, SERIAL))
+    load = feeder_kw(fleet, outcome.ev)
+    assert load[VALLEY] == pytest.approx(np.full(32, 11.4), abs=1e-3)
+    assert load.max() == pytest.approx(joint.max(), abs=1e-3)
+    assert outcome.ev[:, VALLEY] == pytest.approx(np.full((4, 32), 1.85), abs=1e-3)
+    m = measure(fleet, "c", outcome.ev, evflex_local(fleet, SERIAL, None))
+    assert m.not_delivered_kwh == pytest.approx(0.0, abs=0.01)
+    assert m.coordination_cost_max == pytest.approx(0.0, abs=1e-3)
+
+
+def test_coordinated_plans_equal_the_joint_optimum_uneven_street() -> None:
+    # 3 homes (1 kW each): a 3.7 kW car and two 7.4 kW cars needing 13.32 and 2 x 26.64 kWh
+    # (14.8 + 2 x 29.6 = 74 kWh from the grid) over the 8 h valley: 9.25 kW + 3 kW = 12.25 kW;
+    # the lowest own peaks: 1.85 kW for the small car, 3.7 kW for each big one.
+    cars = [
+        HandSetCar(need_kwh=NEED, charger="1ph-3.7"),
+        HandSetCar(need_kwh=26.64),
+        HandSetCar(need_kwh=26.64),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=30.0)
+    outcome = coordinate(fleet, SERIAL)
+    assert outcome.nights[0].peak_kw == pytest.approx(12.25, abs=1e-5)
+    load = feeder_kw(fleet, outcome.ev)
+    assert load.max() == pytest.approx(12.25, abs=2e-3)
+    assert load[VALLEY] == pytest.approx(np.full(32, 12.25), abs=2e-3)
+    assert outcome.ev[:, VALLEY].mean(axis=1) == pytest.approx([1.85, 3.7, 3.7], abs=1e-3)
+
+
+def test_a_share_below_the_chargers_minimum_costs_the_gap_it_makes() -> None:
+    # The small car needs 5.55 kWh: 6.1667 kWh from the grid, over 8 h 0.7708 kW, below its
+    # charger's 1.4 kW minimum: its envelope is 1.4 kW, and it charges 6.1667 / 1.4 = 4.4 h
+    # at 1.4 kW. The joint level is 3 + (6.1667 + 59.2) / 8 = 11.1708 kW; where the small
+    # car charges, the feeder is 1.4 - 0.7708 kW above it: 11.8 kW, 5.6% above the optimum.
+    cars = [
+        HandSetCar(need_kwh=5.55, charger="1ph-3.7"),
+        HandSetCar(need_kwh=26.64),
+        HandSetCar(need_kwh=26.64),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=30.0)
+    level = 3 + (5.55 / 0.9 + 2 * 29.6) / 8
+    outcome = coordinate(fleet, SERIAL)
+    assert outcome.nights[0].peak_kw == pytest.approx(level, abs=1e-5)
+    assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(
+        level + 1.4 - (level - 3 - 7.4), abs=2e-3
+    )
+    assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(11.8, abs=2e-3)
+
+
+# --- a home that does not respond ----------------------------------------------
+
+
+def test_an_opted_out_home_charges_by_its_local_default_and_the_others_make_room() -> None:
+    # The silent car leaves at 02:00: its own grid-friendly plan spreads 14.8 kWh over the
+    # valley it has, 22:00-02:00: 3.7 kW. The two others (29.6 kWh each from the grid) fill
+    # around it to one level L: (L - 3 - 3.7) x 4 h + (L - 3) x 4 h = 59.2 -> L = 12.25 kW.
+    # So they draw 12.25 - 6.7 = 5.55 kW together while it charges, 9.25 kW after.
+    cars = [
+        HandSetCar(departure="02:00", need_kwh=NEED, responds=False),
+        HandSetCar(need_kwh=26.64),
+        HandSetCar(need_kwh=26.64),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=30.0)
+    own = evflex_local(fleet, SERIAL, None)
+    outcome = coordinate(fleet, SERIAL)
+    assert outcome.ev[0] == pytest.approx(own[0], abs=1e-6)  # untouched by the aggregator
+    assert own[0, at("22:00") : at("02:00")] == pytest.approx(np.full(16, 3.7), abs=1e-3)
+    assert outcome.nights[0].peak_kw == pytest.approx(12.25, abs=1e-5)
+    others = outcome.ev[1:].sum(axis=0)
+    assert others[at("22:00") : at("02:00")] == pytest.approx(np.full(16, 5.55), abs=2e-3)
+    assert others[at("02:00") : at("06:00")] == pytest.approx(np.full(16, 9.25), abs=2e-3)
+    assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(12.25, abs=2e-3)
+
+
+# --- the forecast and its margin -----------------------------------------------
+
+
+@pytest.mark.parametrize(("error_kw", "overloaded"), [(0.6, False), (-0.6, False), (0.7, True)])
+def test_a_forecast_error_within_the_margin_causes_no_overload(
+    error_kw: float, overloaded: bool
+) -> None:
+    # Rating 12 kW, margin 5% = 0.6 kW: the plan is built on the forecast (4 kW of household
+    # load) to 11.4 kW = 12 - 0.6. The street then draws 4 + error: within the margin the
+    # feeder stays at or below 12 kW; 0.7 kW over the forecast is beyond it: 12.1 kW.
+    fleet = four_cars(rating=12.0)
+    config = Coordination(forecast="perfect", margin_share=0.05)
+    actual = fleet.street_kw + error_kw
+    outcome = coordinate(fleet, SERIAL, config=config, actual_street_kw=actual)
+    load = actual + outcome.ev.sum(axis=0)
+    assert load.max() == pytest.approx(11.4 + error_kw, abs=2e-3)
+    assert bool(load.max() > 12.0 + 1e-3) is overloaded
+
+
+def test_the_history_forecast_uses_only_the_past() -> None:
+    # Night 0 is forecast from the week before (the hand-set street: its constant 4 kW);
+    # changing what the street draws on night 1 changes nothing planned for night 0.
+    fleet = hand_set_fleet([HandSetCar(need_kwh=NEED)] * 4, base_kw=1.0, days=2)
+    config = Coordination(forecast="history")
+    plain = coordinate(fleet, SERIAL, config=config)
+    later = fleet.street_kw.copy()
+    later[96:] += 5.0
+    changed = coordinate(fleet, SERIAL, config=config, actual_street_kw=later)
+    assert changed.nights[0].peak_kw == pytest.approx(plain.nights[0].peak_kw)
+    assert plain.nights[0].peak_kw == pytest.approx(11.4, abs=1e-5)
