@@ -27,6 +27,14 @@ def _login(page: Page, url: str, user: str, password: str) -> None:
     page.locator('input[name="password"]').fill(password)
     page.locator('input[name="password"]').press("Enter")
     page.wait_for_url("**/lovelace/**", timeout=60_000)
+    page.wait_for_function(f"() => customElements.get('{CARD}') !== undefined", timeout=60_000)
+    # Home Assistant's frontend draws "Custom element doesn't exist" for a card whose
+    # module arrives after the dashboard was built, and rebuilds it when the module
+    # defines it; on a cold start that rebuild can be lost. Say so, and load again.
+    page.wait_for_timeout(2500)
+    if page.locator("hui-error-card", has_text=CARD).count():
+        print(f"  note: the dashboard was drawn before {CARD} was defined; reloading")
+        page.reload()
 
 
 def _chart(page: Page) -> dict[str, Any]:
@@ -85,9 +93,11 @@ def check(url: str, user: str, password: str, entity: str) -> None:
 
         # Change the departure in the UI: the daily departure's more-info dialog.
         page.locator("hui-tile-card", has_text="Daily departure").locator("div.background").click()
+        # The dialog's host element has no box of its own (its ha-dialog is drawn
+        # fixed on top), so wait for the time input in it, not for the host.
         dialog = page.locator("ha-more-info-dialog")
-        dialog.wait_for()
         hours = dialog.locator('input[name="hours"]').first
+        hours.wait_for(timeout=30_000)
         current = int(hours.input_value())
         new_hour = 5 if current != 5 else 6
         hours.fill(str(new_hour))
