@@ -292,7 +292,7 @@ class EvflexPlanCard extends HTMLElement {
       svg.append(el("path", { class: "price", d: step("import_price", P), fill: "none", stroke: C.price, "stroke-width": 2 }));
       const ticks = pMax > pMin ? [pMin, pMax] : [pMax];
       for (const p of ticks) svg.append(el("text", { x: x1 + 4, y: P(p) + 4, fill: C.price, style: `fill:${C.price}` }, p.toFixed(2)));
-      svg.append(el("text", { x: x1 + 4, y: top - 6, style: `fill:${C.price}` }, `${a.currency || ""}/kWh`));
+      svg.append(el("text", { x: width - 2, y: top - 6, "text-anchor": "end", style: `fill:${C.price}` }, `${a.currency || ""}/kWh`));
     }
     // State of charge below, with the target.
     if (show.has("soc")) {
