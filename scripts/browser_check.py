@@ -9,13 +9,18 @@ and saves the screenshots the README uses (docs/screenshots/).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
 
-SHOTS = Path(__file__).parents[1] / "docs" / "screenshots"
+# The README's screenshots; scripts/test writes them elsewhere (EVFLEX_SCREENSHOTS) so that
+# a test run leaves the tree clean.
+SHOTS = Path(
+    os.environ.get("EVFLEX_SCREENSHOTS") or Path(__file__).parents[1] / "docs" / "screenshots"
+)
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 CARD = "evflex-plan-card"
