@@ -518,11 +518,12 @@ class ModbusCharger(ChargerDriver):
 
 
 async def _open(client: AsyncModbusTcpClient) -> bool:
-    """Open the TCP connection. pymodbus 3.8's `connect()` then sleeps 0.1 s of loop
-    time, for nothing a Modbus TCP master needs (3.10+ does not): a reconnect would
-    wait on the event loop's clock, and on a loop whose clock stands still (a frozen
-    test clock) never return. Its transport's own connect is the same without the
-    sleep; the public call stays the fallback."""
+    """Open the TCP connection. pymodbus's `connect()` then sleeps 0.1 s of loop time
+    (3.8.3 and 3.13.1, the versions Home Assistant pins; gone in 3.16), for nothing a
+    Modbus TCP master needs: every reconnect would wait on the event loop's clock, and
+    on a loop whose clock stands still (a frozen test clock) never return. Its
+    transport's own connect is the same without the sleep; the public call stays the
+    fallback."""
     transport: Any = getattr(client, "ctx", None)
     if transport is None or not hasattr(transport, "connect"):
         return bool(await client.connect())
