@@ -6,6 +6,7 @@ would hang is cancelled after 10 s of wall-clock time instead, and fails."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
@@ -77,3 +78,22 @@ async def test_a_connection_dropped_mid_request_fails_at_once(frozen: Rig) -> No
         if "handle_request" in repr(task.get_coro()):
             task.cancel()
     await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("model", ["alfen"])
+async def test_a_drop_while_idle_reconnects_and_leaves_no_unhandled_error(rig: Rig) -> None:
+    loop = asyncio.get_running_loop()
+    unhandled: list[str] = []
+    loop.set_exception_handler(lambda _, context: unhandled.append(str(context["message"])))
+    try:
+        await rig.driver.async_read()
+        rig.sim.drop()  # nothing in flight: only the disconnect callback sees it
+        await asyncio.sleep(0.05)
+        state = await rig.driver.async_read()  # a new connection at once, no back-off
+        assert state.connected is True
+        for _ in range(5):
+            await asyncio.sleep(0)  # the old connection's callbacks run and let go
+        gc.collect()
+        assert not [m for m in unhandled if "never retrieved" in m]
+    finally:
+        loop.set_exception_handler(None)

@@ -413,6 +413,8 @@ class ModbusCharger(ChargerDriver):
         if self._lost is not None:
             if not self._lost.done():
                 self._lost.cancel()
+            elif not self._lost.cancelled():
+                self._lost.exception()  # seen: a drop while idle is no unhandled error
             self._lost = None
         if self._client is not None:
             self._client.close()
