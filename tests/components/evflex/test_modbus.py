@@ -137,6 +137,7 @@ async def test_unreachable_charger_repair_then_recovery(
     evening: datetime,
     freezer: FrozenDateTimeFactory,
     alfen: SimServer,  # after `evening`: the simulated car starts at 18:00 too
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     entry = await _modbus_entry(hass, alfen)
     issue_id = f"charger_unreachable_{entry.entry_id}"
@@ -172,6 +173,12 @@ async def test_unreachable_charger_repair_then_recovery(
         assert _state(hass, "charger_status") == "connected"
         assert _state(hass, "plan_status") == "waiting_for_cheap_hours"
         assert _state(hass, "charging_power") == "0.0"
+        # Logged once when it went and once when it came back, not at every attempt.
+        driver_lines = [
+            r.getMessage() for r in caplog.records if r.name.endswith("charger.modbus.driver")
+        ]
+        assert sum("does not answer" in m for m in driver_lines) == 1
+        assert sum("answers again" in m for m in driver_lines) == 1
         # The outage did not start charging at peak price: the limit is still 0.
         assert alfen.sim.commanded == 0
         assert alfen.sim.draw_a == 0
