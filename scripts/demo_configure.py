@@ -29,6 +29,15 @@ FLOW: list[dict[str, Any]] = [
 ]
 
 
+def modbus_flow(host: str, port: int, model: str = "alfen") -> list[dict[str, Any]]:
+    """`FLOW` on a Modbus TCP charger (the simulator `scripts/demo` starts)."""
+    return [
+        {"name": "Demo home", "charger_source": "modbus"},
+        {**FLOW[1], "host": host, "port": port, "modbus_model": model},
+        *FLOW[2:],
+    ]
+
+
 async def _wait(session: aiohttp.ClientSession, url: str, seconds: float) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
@@ -150,7 +159,11 @@ async def get_plan(
     return dict(answer["service_response"])
 
 
-async def main(url: str, user: str, password: str) -> int:
+async def main(url: str, user: str, password: str, charger_port: int | None = None) -> int:
+    flow = FLOW if charger_port is None else modbus_flow("127.0.0.1", charger_port)
+    charger = "simulated charger"
+    if charger_port is not None:
+        charger = f"Modbus TCP, 127.0.0.1:{charger_port}"
     async with aiohttp.ClientSession() as session:
         headers = await login(session, url, user, password)
         entries = await _api(
@@ -158,8 +171,8 @@ async def main(url: str, user: str, password: str) -> int:
         )
         evflex = [e for e in entries if e["domain"] == "evflex"]
         if not evflex:
-            entry_id = await add_evflex(session, url, headers, FLOW)
-            print("  EVFlex set up through its config flow: Demo home (simulated charger)")
+            entry_id = await add_evflex(session, url, headers, flow)
+            print(f"  EVFlex set up through its config flow: Demo home ({charger})")
         else:
             entry_id = evflex[0]["entry_id"]
         result = await get_plan(session, url, headers, entry_id)
@@ -176,9 +189,12 @@ if __name__ == "__main__":
     parser.add_argument("--url", required=True)
     parser.add_argument("--user", required=True)
     parser.add_argument("--password", required=True)
+    parser.add_argument(
+        "--charger-port", type=int, default=None, help="a Modbus TCP charger on 127.0.0.1"
+    )
     args = parser.parse_args()
     try:
-        sys.exit(asyncio.run(main(args.url, args.user, args.password)))
+        sys.exit(asyncio.run(main(args.url, args.user, args.password, args.charger_port)))
     except (RuntimeError, TimeoutError, aiohttp.ClientError, KeyError) as err:
         print(f"demo: {err}", file=sys.stderr)
         sys.exit(1)
