@@ -331,7 +331,17 @@ def _preference(
     free_slots = [t for t in can if p.floor[t] <= EPS and p.ev_max[t] > surplus[t] + gentle]
     top = max([p.ev_max[t] - surplus[t] for t in free_slots] + [gentle])
     m.peak = pyo.Var(bounds=(gentle, top))
-    m.under_peak = pyo.Constraint(free_slots, rule=lambda m, t: m.p[t] <= m.peak + surplus[t])
+    # p <= peak * on, linearised at peak's lower bound (McCormick): an idle slot leaves
+    # p <= peak - gentle, so the relaxation cannot spread a fraction of a slot's power
+    # thinly under a low peak; that keeps HiGHS's bound close to the integer optimum.
+    is_switched = set(switched)
+
+    def under_peak(m: Any, t: int) -> Any:
+        if t in is_switched:
+            return m.p[t] <= m.peak + surplus[t] - gentle * (1 - m.on[t])
+        return m.p[t] <= m.peak + surplus[t]
+
+    m.under_peak = pyo.Constraint(free_slots, rule=under_peak)
     terms = peak_weight(p) * m.peak
     ready = ready_slot(p)
     if needed > EPS and 0 < ready < p.deadline:
