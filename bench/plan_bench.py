@@ -53,6 +53,7 @@ from optimizer.model import (
     SPREAD_WEIGHT,
     START_PENALTY,
     gentle_kw,
+    peak_gap,
     peak_weight,
     price_level,
     ready_slot,
@@ -500,7 +501,9 @@ def bench_case(
     raw_rounds: list[RawResult] = []
 
     def raw_full() -> RawResult:
-        result = raw.solve(p, tie_breaks=True, rel_gap=MIP_REL_GAP, time_limit_s=limit)
+        result = raw.solve(
+            p, tie_breaks=True, rel_gap=MIP_REL_GAP, abs_gap=peak_gap(p), time_limit_s=limit
+        )
         raw_rounds.append(result)
         return result
 

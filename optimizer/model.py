@@ -69,6 +69,7 @@ GENTLE_SHARE = 0.25
 # Tight gaps: the tie-breaks are small, and a plan must be stable for hand-worked cases.
 MIP_REL_GAP = 1e-7
 MIP_ABS_GAP = 1e-9
+PEAK_GAP_KW = 0.05  # grid_friendly: the peak is resolved to 50 W (see peak_gap)
 
 
 class SolverError(RuntimeError):
@@ -396,7 +397,7 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
 
     highs = _highs()
     highs.clearModel()
-    set_options(highs, time_limit_s)
+    set_options(highs, time_limit_s, abs_gap=peak_gap(problem))
     highs.passModel(lp)
     run_status = highs.run()
     status = highs.getModelStatus()
@@ -413,6 +414,14 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     return Solution(
         power=power, objective=info.objective_function_value, mip_gap=gap, optimal=optimal
     )
+
+
+def peak_gap(p: Problem) -> float:
+    """The absolute MIP gap: what PEAK_GAP_KW of EV peak is worth under `grid_friendly`
+    (a plan HiGHS stops at has at most that much more peak than the best), else tight."""
+    if not p.request.preferences.grid_friendly:
+        return MIP_ABS_GAP
+    return max(MIP_ABS_GAP, PEAK_GAP_KW * peak_weight(p))
 
 
 def _error_reason(highs: Any) -> str:
