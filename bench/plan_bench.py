@@ -53,6 +53,7 @@ from optimizer.model import (
     SPREAD_WEIGHT,
     START_PENALTY,
     gentle_kw,
+    peak_gap,
     peak_weight,
     price_level,
     ready_slot,
@@ -310,9 +311,13 @@ class RawHighs:
         row(cols, [1.0, *(-x for x in stored), -1.0], -inf, -max(needed, 0.0))
         cols = [col_extra, *range(col_free, col_free + len(use))]
         row(cols, [1.0, *([-eff * h] * len(use))], -inf, 0.0)
-        if grid_friendly:  # p[t] <= peak
+        if grid_friendly:  # p[t] <= peak, and p[t] <= peak - gentle * (1 - on[t]) if switched
             for t in free_slots:
-                row((col_p + t, col_peak), (1.0, -1.0), -inf, 0.0)
+                if t in position:
+                    cols_t = (col_p + t, col_peak, col_on + position[t])
+                    row(cols_t, (1.0, -1.0, -gentle), -inf, -gentle)
+                else:
+                    row((col_p + t, col_peak), (1.0, -1.0), -inf, 0.0)
         if has_late:  # stored by the ready slot + late >= needed
             row([*range(col_p, col_p + ready), col_late], [*stored[:ready], 1.0], needed, inf)
 
@@ -496,7 +501,9 @@ def bench_case(
     raw_rounds: list[RawResult] = []
 
     def raw_full() -> RawResult:
-        result = raw.solve(p, tie_breaks=True, rel_gap=MIP_REL_GAP, time_limit_s=limit)
+        result = raw.solve(
+            p, tie_breaks=True, rel_gap=MIP_REL_GAP, abs_gap=peak_gap(p), time_limit_s=limit
+        )
         raw_rounds.append(result)
         return result
 
