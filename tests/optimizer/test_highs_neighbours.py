@@ -109,8 +109,8 @@ def test_a_highs_error_is_reported_with_its_reason(monkeypatch: pytest.MonkeyPat
     assert plan(request())["summary"]["solver"] == "highs"  # the scheduler is running
     real = model.set_options
 
-    def asking_for_threads(highs: Any, time_limit_s: float, *args: float) -> None:
-        real(highs, time_limit_s, *args)
+    def asking_for_threads(highs: Any, time_limit_s: float, *args: float, **gaps: float) -> None:
+        real(highs, time_limit_s, *args, **gaps)
         highs.setOptionValue("threads", 13)
 
     monkeypatch.setattr(model, "set_options", asking_for_threads)
