@@ -181,3 +181,42 @@ async def test_departure_follows_the_alarm(hass: HomeAssistant, entry: MockConfi
     await hass.async_block_till_done()
     # 22:30 UTC is 06:30 in Shanghai; 45 minutes later.
     assert hass.states.get("time.garage_departure").state == "07:15:00"
+
+
+async def test_notify_about_a_grid_event_and_what_was_delivered(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    calls = async_mock_service(hass, "notify", "phone")
+    await _use(
+        hass,
+        "notify_grid_event.yaml",
+        {"evflex_entry": entry.entry_id, "notify_action": "notify.phone"},
+    )
+    window = {"start": "2026-11-29T10:00:00+00:00", "end": "2026-11-29T12:00:00+00:00"}
+    hass.bus.async_fire(
+        "evflex_dispatch_received",
+        {
+            "config_entry_id": entry.entry_id,
+            "event_id": "feeder-7",
+            "status": "partially_accepted",
+            "operation": "created",
+            **window,
+        },
+    )
+    hass.bus.async_fire(
+        "evflex_dispatch_ended",
+        {
+            "config_entry_id": entry.entry_id,
+            "event_id": "feeder-7",
+            "delivered_kw": 2.5,
+            "delivered_kwh": 5.04,
+            **window,
+        },
+    )
+    hass.bus.async_fire("evflex_dispatch_received", {"config_entry_id": "other", **window})
+    await hass.async_block_till_done()
+    # 10:00-12:00 UTC is 18:00-20:00 in Shanghai.
+    assert [" ".join(c.data["message"].split()) for c in calls] == [
+        "feeder-7 (18:00-20:00): EVFlex accepted part of it (the departure comes first).",
+        "feeder-7 (18:00-20:00): the car delivered 5.0 kWh (2.5 kW) against its plan.",
+    ]
