@@ -93,7 +93,8 @@ def _set(doc: Any, path: tuple[Any, ...], value: Any) -> Any:
 
 # A value of another JSON type than the field's own (None only where null is refused:
 # OpenADR allows null for some optional fields, which is then no value, not a wrong one).
-_NULLABLE = {"eventName", "priority", "targets", "payloadDescriptors", "units", "intervalPeriod"}
+# In an OpenADR object a null field is an absent one: a wrong type only where it is required.
+_OADR_REQUIRED = {"id", "programID", "intervals", "payloads", "type", "values", "start"}
 _BY_TYPE: dict[type, st.SearchStrategy[Any]] = {
     str: st.text(max_size=20),
     int: st.integers(min_value=-(2**40), max_value=2**40),
@@ -122,7 +123,12 @@ def wrong_types(draw: st.DrawFn) -> bytes:
     doc = draw(st.sampled_from([NATIVE, OADR]))
     path = draw(st.sampled_from(_paths(doc)))
     current = _get(doc, path)
-    nullable = isinstance(path[-1], str) and path[-1] in _NULLABLE
+    nullable = (
+        doc is OADR
+        and len(path) > 1
+        and isinstance(path[-1], str)
+        and path[-1] not in _OADR_REQUIRED
+    )
     value = draw(_wrong_type(current, nullable))
     return json.dumps(_set(doc, path, value)).encode()
 
