@@ -1,4 +1,11 @@
-"""Command line: `python -m aggregator fleet ...` (the fleet study).
+"""Command line: `python -m aggregator fleet ...` (the fleet study), `dispatch ...`.
+
+`dispatch send URL --secret S EVENT.json` signs and sends an event to a home and prints
+its answer (JSON) on standard output; `dispatch report URL --secret S` and `dispatch
+forecast URL --secret S` print the home's report and flexibility forecast. The secret
+may come from the environment (EVFLEX_DISPATCH_SECRET) instead of the command line.
+Exit 0 when the home answered 2xx, 1 when it answered with a refusal, 2 when the
+request could not be made (unreadable file, no secret, the home unreachable).
 
 The summary goes to standard output, progress bars to standard error; anything a
 library writes to file descriptor 1 while planning (HiGHS's banner) is sent to
@@ -24,8 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     add_fleet(sub)
+    add_dispatch(sub)
     args = parser.parse_args(argv)
-    commands = {"fleet": fleet}
+    commands = {"fleet": fleet, "dispatch": dispatch}
     return commands[args.command](args)
 
 
@@ -79,6 +87,57 @@ def fleet(args: argparse.Namespace) -> int:
         paths = write_outputs(study, Path(args.out))
         out.write(summary(study) + "\n" + "".join(f"wrote {p}\n" for p in paths))
     return 0
+
+
+def add_dispatch(sub: Any) -> None:
+    p = sub.add_parser("dispatch", help="send a signed dispatch event to a home, read its reports")
+    actions = p.add_subparsers(dest="action", required=True)
+    for name, text in (
+        ("send", "sign and send EVENT.json (native or OpenADR 3), print the answer"),
+        ("report", "print the home's report of the events delivered"),
+        ("forecast", "print the home's day-ahead flexibility forecast"),
+    ):
+        a = actions.add_parser(name, help=text)
+        a.add_argument("url", help="the home's dispatch webhook URL")
+        a.add_argument("--secret", default=None, help="the home's whsec_ secret")
+        a.add_argument("--retries", type=int, default=4, help="on 429, 5xx, no connection")
+        a.add_argument("--timeout", type=float, default=10.0, help="seconds per attempt")
+        if name == "send":
+            a.add_argument("event", help="the event's JSON file ('-' for standard input)")
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    import json
+
+    from aggregator import dispatch as client
+
+    secret = args.secret or os.environ.get("EVFLEX_DISPATCH_SECRET")
+    if not secret:
+        print("error: secret: give --secret or set EVFLEX_DISPATCH_SECRET", file=sys.stderr)
+        return EXIT_REFUSED
+    options = {"retries": args.retries, "timeout_s": args.timeout}
+    try:
+        if args.action == "send":
+            source = args.event
+            try:
+                text = sys.stdin.read() if source == "-" else Path(source).read_text("utf-8")
+                event = json.loads(text)
+            except (OSError, ValueError) as err:
+                print(f"error: {source}: {err}", file=sys.stderr)
+                return EXIT_REFUSED
+            answer = client.send(args.url, secret, event, **options)
+        elif args.action == "report":
+            answer = client.report(args.url, secret, **options)
+        else:
+            answer = client.forecast(args.url, secret, **options)
+    except client.DispatchError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_REFUSED
+    print(json.dumps(answer.body, indent=2, ensure_ascii=False))
+    signed = "signed by the home" if answer.signed else "NOT signed with this secret"
+    tries = "" if answer.attempts == 1 else f" after {answer.attempts} attempts"
+    print(f"HTTP {answer.status}{tries}, {signed}", file=sys.stderr)
+    return 0 if 200 <= answer.status < 300 else 1
 
 
 @contextlib.contextmanager

@@ -1,5 +1,5 @@
 """Command line: `python -m optimizer plan REQUEST.json [--plot FILE.png]`, `serve`;
-`fleet` is an alias of `python -m aggregator fleet`.
+`fleet` and `dispatch` are aliases of `python -m aggregator fleet` and `... dispatch`.
 
 `plan` prints the response JSON on standard output and nothing else: anything a
 library writes to file descriptor 1 while planning (HiGHS's banner) is sent to
@@ -34,8 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8765)
     sub.add_parser("fleet", help="alias of `python -m aggregator fleet` (the fleet study)")
+    sub.add_parser("dispatch", help="alias of `python -m aggregator dispatch` (send, report)")
     args_list = sys.argv[1:] if argv is None else argv
-    if args_list[:1] == ["fleet"]:
+    if args_list[:1] in (["fleet"], ["dispatch"]):
         return _fleet(args_list)
     args = parser.parse_args(args_list)
     if args.command == "demo-request":

@@ -331,13 +331,82 @@ SENSORS: tuple[EvflexSensorDescription, ...] = (
 )
 
 
+# Grid dispatch: the event in force, the last one's delivery, this month's count.
+def _active_event(c: EvflexCoordinator, _: EvflexData) -> str | None:
+    if c.dispatch is None:
+        return None
+    active = c.dispatch.book.active(dt_util.utcnow())
+    return active[0].event.id if active else "none"
+
+
+def _active_attrs(c: EvflexCoordinator, _: EvflexData) -> dict[str, Any]:
+    active = c.dispatch.book.active(dt_util.utcnow()) if c.dispatch else []
+    if not active:
+        return {}
+    record = active[0]
+    return {
+        "status": record.answer.get("status"),
+        "start": record.event.start.isoformat(),
+        "end": record.event.end.isoformat(),
+        "programme": record.event.programme,
+        "kinds": sorted({p.kind for p in record.event.parts}),
+        "events_in_force": len(active),
+    }
+
+
+def _last_delivered(key: str) -> Callable[[EvflexCoordinator, EvflexData], Value]:
+    def value(c: EvflexCoordinator, _: EvflexData) -> Value:
+        if c.dispatch is None or not c.dispatch.log:
+            return None
+        return float(c.dispatch.log[-1][key])
+
+    return value
+
+
+def _last_attrs(c: EvflexCoordinator, _: EvflexData) -> dict[str, Any]:
+    if c.dispatch is None or not c.dispatch.log:
+        return {}
+    last = c.dispatch.log[-1]
+    keys = ("event_id", "why", "start", "end", "baseline_kwh", "metered_kwh")
+    return {k: last.get(k) for k in keys}
+
+
+DISPATCH_SENSORS: tuple[EvflexSensorDescription, ...] = (
+    EvflexSensorDescription(
+        key="dispatch_active_event", value_fn=_active_event, attrs_fn=_active_attrs
+    ),
+    EvflexSensorDescription(
+        key="dispatch_last_delivered_power",
+        device_class=SensorDeviceClass.POWER,
+        native_unit_of_measurement=UnitOfPower.KILO_WATT,
+        suggested_display_precision=2,
+        value_fn=_last_delivered("delivered_kw"),
+        attrs_fn=_last_attrs,
+    ),
+    EvflexSensorDescription(
+        key="dispatch_last_delivered_energy",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        value_fn=_last_delivered("delivered_kwh"),
+        attrs_fn=_last_attrs,
+    ),
+    EvflexSensorDescription(
+        key="dispatch_events_month",
+        state_class=SensorStateClass.TOTAL,
+        value_fn=lambda c, d: c.dispatch.events_this_month(dt_util.utcnow()) if c.dispatch else 0,
+        last_reset_fn=lambda c: c.home.accounts.month_start,
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant, entry: EvflexConfigEntry, async_add_entities: AddEntitiesCallback
 ) -> None:
     coordinator = entry.runtime_data
     async_add_entities(
         EvflexSensor(coordinator, description)
-        for description in SENSORS
+        for description in (*SENSORS, *DISPATCH_SENSORS)
         if description.exists_fn(coordinator)
     )
 
@@ -365,6 +434,15 @@ class EvflexSensor(EvflexEntity, SensorEntity):
         if data and data.prices:
             return data.prices.currency
         return self.hass.config.currency if self.hass else "EUR"
+
+    async def async_added_to_hass(self) -> None:
+        await super().async_added_to_hass()
+        dispatch = self.coordinator.dispatch
+        if dispatch is not None and self.entity_description.key.startswith("dispatch_"):
+            # A request changes these at once, not at the next cycle.
+            listener = self.async_write_ha_state
+            dispatch.listeners.append(listener)
+            self.async_on_remove(lambda: dispatch.listeners.remove(listener))
 
     @property
     def native_value(self) -> Value:

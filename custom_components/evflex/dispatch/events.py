@@ -42,6 +42,8 @@ OADR_PAYLOADS = {
     "PRICE": "price",
     "SIMPLE": "simple",
 }
+# OpenADR 3.0 names the operations after HTTP; 3.1 (and the openadr3 package) CRUD.
+OPERATIONS = {"POST": "POST", "PUT": "PUT", "DELETE": "DELETE", "CREATE": "POST", "UPDATE": "PUT"}
 MAX_ID = 128
 MAX_TEXT = 200
 MAX_INTERVALS = 800  # 8 days of quarter hours
@@ -340,6 +342,10 @@ def parse(data: Any, now: datetime) -> Event:
     """A decoded JSON body -> an Event, or EventError / Unsupported naming the field."""
     if not isinstance(data, dict):
         raise EventError("body", "must be a JSON object")
+    if "object_type" in data and "object" in data and "objectType" not in data:
+        # The snake_case wrapper (openadr3's RawNotification, the VTN reference
+        # implementation): the same notification under another key.
+        data = {("objectType" if k == "object_type" else k): v for k, v in data.items()}
     if "objectType" in data and "object" in data:
         return _notification(data, now)
     if "programID" in data or "intervals" in data:
@@ -431,14 +437,15 @@ def _notification(data: dict[str, Any], now: datetime) -> Event:
     if kind != "EVENT":
         raise Unsupported("objectType", "only EVENT notifications are supported")
     operation = data.get("operation")
-    if operation not in ("POST", "PUT", "DELETE"):
-        raise EventError("operation", "must be one of POST, PUT, DELETE")
+    if operation not in OPERATIONS:
+        raise EventError("operation", f"must be one of {', '.join(OPERATIONS)}")
+    operation = OPERATIONS[operation]
     extra = set(data) - {"objectType", "operation", "object", "targets"}
     if extra:
         raise EventError(sorted(extra)[0], "is not a known field")
     obj = data["object"]
     if operation == "DELETE":
-        raw = _validate(_OADR_DELETE, obj, "object")
+        raw = _validate(_OADR_DELETE, _without_nulls(obj), "object")
         return Event(
             id=raw["id"],
             cancel=True,
@@ -450,8 +457,23 @@ def _notification(data: dict[str, Any], now: datetime) -> Event:
     return _oadr_event(obj, now, cancel=False, prefix="object")
 
 
+def _without_nulls(data: Any) -> Any:
+    """An OpenADR object with its null fields dropped: OpenADR's optional fields may be
+    sent as null (openadr3's models serialise every unset one so), which means absent.
+    Only the levels EVFlex reads; a null anywhere else is checked as a value."""
+    if not isinstance(data, dict):
+        return data
+    out = {k: v for k, v in data.items() if v is not None}
+    if isinstance(out.get("intervalPeriod"), dict):
+        out["intervalPeriod"] = {k: v for k, v in out["intervalPeriod"].items() if v is not None}
+    for key in ("intervals", "payloadDescriptors"):
+        if isinstance(out.get(key), list):
+            out[key] = [_without_nulls(item) for item in out[key]]
+    return out
+
+
 def _oadr_event(data: Any, now: datetime, *, cancel: bool, prefix: str = "") -> Event:
-    raw = _validate(_OADR_EVENT, data, prefix)
+    raw = _validate(_OADR_EVENT, _without_nulls(data), prefix)
     at = f"{prefix}." if prefix else ""
     units: dict[str, str | None] = {}
     for d in raw.get("payloadDescriptors") or []:

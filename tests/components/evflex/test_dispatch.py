@@ -356,3 +356,40 @@ async def test_cloudhook_forwarded_request_verifies(
     response = await async_handle_webhook(hass, _dispatch(entry).webhook_id, forwarded)
     assert response.status == 200
     assert json.loads(response.text or "")["status"] == "accepted"
+
+
+async def test_dispatch_sensors(
+    hass: HomeAssistant, entry: MockConfigEntry, agg: Aggregator, freezer: FrozenDateTimeFactory
+) -> None:
+    def state(key: str) -> str:
+        found = hass.states.get(f"sensor.garage_{key}")
+        assert found is not None, key
+        return found.state
+
+    assert state("dispatch_active_event") == "none"
+    assert state("dispatch_events_this_month") == "0"
+    assert state("dispatch_last_delivered_energy") == "unknown"  # no event has ended
+    # An hour's cheap price from now: active at once, counted this month.
+    await agg.send(cheap_now())
+    await hass.async_block_till_done()
+    assert state("dispatch_active_event") == "cheap"
+    assert state("dispatch_events_this_month") == "1"
+    # A 3 kW reduction from 22:00 to 23:00 (14:00-15:00 UTC), cancelled after the cheap
+    # hour has ended: the baseline drew 11.04 kW there, the kept plan 8.04 kW, but it
+    # was cancelled before it began: nothing of its window had passed, 0 kWh delivered.
+    await agg.send(
+        {
+            "id": "r",
+            "type": "reduction",
+            "start": "2026-11-29T14:00:00Z",
+            "end": "2026-11-29T15:00:00Z",
+            "reduction_kw": 3.0,
+        }
+    )
+    await advance(hass, freezer, 62, step_s=120)  # 19:02: the cheap hour has ended
+    assert state("dispatch_active_event") == "none"  # the reduction is ahead, not active
+    # The cheap hour ended: it asked for more, not less; delivered against the baseline
+    # is max(0, baseline - usage) and the car drew at least the baseline: 0.
+    assert float(state("dispatch_last_delivered_energy")) == 0.0
+    assert float(state("dispatch_last_delivered_power")) == 0.0
+    assert state("dispatch_events_this_month") == "2"

@@ -12,7 +12,7 @@ from homeassistant.util.yaml import load_yaml_dict
 from custom_components.evflex import PLATFORMS
 from custom_components.evflex.button import BUTTONS
 from custom_components.evflex.number import SOC_NUMBERS
-from custom_components.evflex.sensor import SENSORS
+from custom_components.evflex.sensor import DISPATCH_SENSORS, SENSORS
 from custom_components.evflex.status import REASONS
 
 ROOT = Path(__file__).parents[3]
@@ -74,7 +74,7 @@ def test_chinese_translation_has_every_english_key_and_placeholder() -> None:
 
 def test_every_entity_and_state_is_translated() -> None:
     entity = _json(PACKAGE / "translations" / "en.json")["entity"]
-    assert {d.key for d in SENSORS} == set(entity["sensor"])
+    assert {d.key for d in (*SENSORS, *DISPATCH_SENSORS)} == set(entity["sensor"])
     assert {d.key for d in BUTTONS} == set(entity["button"])
     assert {d.key for d in SOC_NUMBERS} == set(entity["number"])
     assert set(entity["sensor"]["plan_status"]["state"]) == set(REASONS)

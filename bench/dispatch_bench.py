@@ -1,0 +1,256 @@
+"""Benchmark the dispatch webhook: a burst of signed requests against a running HA.
+
+    .venv/bin/python -m bench.dispatch_bench [--requests 500] [--concurrency 50] [--json]
+
+Needs Home Assistant's frontend, as scripts/demo does (it installs it):
+`.venv/bin/python -m pip install -c requirements/constraints.txt -r requirements/demo.txt`.
+
+Starts a Home Assistant of its own on loopback (a temporary config directory, EVFlex
+set up through its real config flow on the simulated charger, as scripts/demo does),
+switches flexibility participation on, reads the webhook id and secret from EVFlex's
+store (where they are kept; the owner sees the secret once in a notification), then
+sends `--requests` signed requests at once (`--concurrency` in flight): valid
+`ev_limit` events, each with its own id. Printed: how many were served (200), rate-
+limited (429) and anything else; the answer time p50/p99/max; the burst's wall time;
+and the event loop's lag: a probe asks HA's `/api/` (a handler that does nothing)
+every 20 ms during the burst, and its worst answer time, less the idle one, bounds
+how long the loop was kept from answering (an upper bound: it includes HTTP).
+Nothing is timed in a unit test; this prints figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+from demo_configure import _api, add_evflex, login
+
+from aggregator.dispatch import signed_headers
+
+ROOT = Path(__file__).parents[1]
+USER, PASSWORD = "bench", "evflex-bench"
+FLOW: list[dict[str, Any]] = [
+    {"name": "Bench home", "charger_source": "simulated"},
+    {"phases": "3", "voltage": 230, "min_current": 6, "max_current": 16},
+    {"battery_kwh": 60, "efficiency": 0.92, "arrival_soc": 30},
+    {},
+    {"tariff_kind": "preset"},
+    {"preset": "shanghai_residential_tou"},
+    {"import_limit_kw": 10, "max_start_delay_s": 0},
+]
+CONFIG = """homeassistant:
+  name: EVFlex bench
+  latitude: 31.2304
+  longitude: 121.4737
+  elevation: 4
+  time_zone: Asia/Shanghai
+  currency: CNY
+  unit_system: metric
+  country: CN
+api:
+config:
+logger:
+  default: warning
+http:
+  server_host: 127.0.0.1
+  server_port: {port}
+"""
+
+
+ONBOARDED = json.dumps(
+    {
+        "version": 4,
+        "minor_version": 1,
+        "key": "onboarding",
+        "data": {"done": ["user", "core_config", "analytics", "integration"]},
+    }
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_ha(config: Path, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    py = sys.executable
+    (config / "custom_components").mkdir(parents=True)
+    (config / "custom_components" / "evflex").symlink_to(ROOT / "custom_components" / "evflex")
+    (config / "configuration.yaml").write_text(CONFIG.format(port=port), encoding="utf-8")
+    (config / ".storage").mkdir()
+    # Onboarding done (as scripts/demo does): otherwise the login flow is not offered.
+    (config / ".storage" / "onboarding").write_text(ONBOARDED, encoding="utf-8")
+    subprocess.run(
+        [py, "-m", "homeassistant", "--script", "auth", "-c", str(config), "add", USER, PASSWORD],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    log = open(config / "ha.log", "wb")  # noqa: SIM115 (closed below)
+    proc = subprocess.Popen(
+        [py, "-m", "homeassistant", "-c", str(config), "--skip-pip"], stdout=log, stderr=log
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def _event(n: int, now: datetime) -> bytes:
+    start = (now + timedelta(hours=2)).replace(minute=0, second=0, microsecond=0)
+    return json.dumps(
+        {
+            "id": f"bench-{n}",
+            "type": "ev_limit",
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=2)).isoformat(),
+            "limit_kw": 5.0 + (n % 5),
+        }
+    ).encode()
+
+
+async def _probe(
+    session: aiohttp.ClientSession, url: str, headers: dict[str, str], stop: asyncio.Event
+) -> list[float]:
+    times: list[float] = []
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        async with session.get(f"{url}/api/", headers=headers) as resp:
+            await resp.read()
+        times.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.02)
+    return times
+
+
+async def bench(requests: int, concurrency: int, config: Path, url: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as session:
+        headers = await login(session, url, USER, PASSWORD)
+        entry_id = await add_evflex(session, url, headers, FLOW)
+        store = config / ".storage" / f"evflex.dispatch.{entry_id}"
+        for _ in range(120):
+            if store.exists():
+                break
+            await asyncio.sleep(1)
+        data = json.loads(store.read_text(encoding="utf-8"))["data"]
+        secret, webhook_id = data["keys"]["current"], data["webhook_id"]
+        await _api(
+            session,
+            "POST",
+            f"{url}/api/services/switch/turn_on",
+            headers=headers,
+            json={"entity_id": "switch.bench_home_flexibility_participation"},
+        )
+        await asyncio.sleep(2)  # the first plans settle
+        idle = await _idle_probe(session, url, headers)
+
+        hook = f"{url}/api/webhook/{webhook_id}"
+        gate = asyncio.Semaphore(concurrency)
+        now = datetime.now(UTC)
+
+        async def one(n: int) -> tuple[int, float]:
+            body = _event(n, now)
+            async with gate:
+                sent = {"content-type": "application/json"}
+                sent |= signed_headers(secret, body, f"bench-{n}-{time.time_ns()}")
+                t0 = time.perf_counter()
+                async with session.post(hook, data=body, headers=sent) as resp:
+                    await resp.read()
+                return resp.status, time.perf_counter() - t0
+
+        stop = asyncio.Event()
+        probe = asyncio.create_task(_probe(session, url, headers, stop))
+        t0 = time.perf_counter()
+        results = await asyncio.gather(*(one(n) for n in range(requests)))
+        wall = time.perf_counter() - t0
+        stop.set()
+        probes = await probe
+    statuses: dict[int, int] = {}
+    for status, _ in results:
+        statuses[status] = statuses.get(status, 0) + 1
+    times = sorted(t for _, t in results)
+    return {
+        "requests": requests,
+        "concurrency": concurrency,
+        "wall_s": round(wall, 3),
+        "served_200": statuses.get(200, 0),
+        "rate_limited_429": statuses.get(429, 0),
+        "other": {str(k): v for k, v in statuses.items() if k not in (200, 429)},
+        "p50_ms": round(1000 * statistics.median(times), 1),
+        "p99_ms": round(1000 * times[max(0, int(len(times) * 0.99) - 1)], 1),
+        "max_ms": round(1000 * times[-1], 1),
+        "probe_idle_ms": round(1000 * idle, 1),
+        "probe_worst_ms": round(1000 * max(probes), 1) if probes else None,
+        "loop_lag_bound_ms": round(1000 * (max(probes) - idle), 1) if probes else None,
+        "probes": len(probes),
+    }
+
+
+async def _idle_probe(session: aiohttp.ClientSession, url: str, headers: dict[str, str]) -> float:
+    times = []
+    for _ in range(20):
+        t0 = time.perf_counter()
+        async with session.get(f"{url}/api/", headers=headers) as resp:
+            await resp.read()
+        times.append(time.perf_counter() - t0)
+        await asyncio.sleep(0.02)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--json", action="store_true", help="one machine-readable line too")
+    args = parser.parse_args()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="evflex-dispatch-bench-") as tmp:
+        config = Path(tmp) / "config"
+        with running_ha(config, port):
+            try:
+                result = asyncio.run(bench(args.requests, args.concurrency, config, url))
+            except (RuntimeError, TimeoutError, aiohttp.ClientError, KeyError) as err:
+                print(f"dispatch_bench: {err}; see the log below", file=sys.stderr)
+                log = (config / "ha.log").read_text(errors="replace").splitlines()
+                print("\n".join(x for x in log if " ERROR " in x)[-3000:], file=sys.stderr)
+                return 1
+    print(
+        f"{result['requests']} signed requests, {result['concurrency']} in flight, "
+        f"in {result['wall_s']:.2f} s (cores: {os.cpu_count()})\n"
+        f"  served 200: {result['served_200']}   rate-limited 429: "
+        f"{result['rate_limited_429']}   other: {result['other'] or 'none'}\n"
+        f"  answer time: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, "
+        f"max {result['max_ms']} ms\n"
+        f"  event loop: probe {result['probe_idle_ms']} ms idle, worst "
+        f"{result['probe_worst_ms']} ms in the burst ({result['probes']} probes): "
+        f"lag at most {result['loop_lag_bound_ms']} ms"
+    )
+    if args.json:
+        print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
