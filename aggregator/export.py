@@ -10,18 +10,20 @@ can recompute every metric without this code (the format: docs/fleet-export.md).
 - `homes.csv`: one row per home and slot: the household load, the PV output, and each
   strategy's EV power (kW, mean over the 15-minute slot).
 - `street.csv`: one row per slot: its local start, the feeder's common load (not a
-  home's), the import and export prices, the rating.
+  home's), the import and export prices, the rating, the ambient temperature.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from aggregator.population import HOURS_PER_SLOT
 from aggregator.study import Study
+from aggregator.thermal import ONAN
 
 FORMAT = "evflex-fleet-export/1"
 DIGITS = 6  # kW and kWh are written with 6 decimals (1 mW): sums agree to well below 1 W
@@ -53,6 +55,7 @@ STREET_COLUMNS = {
     "import_price": "import price (currency per kWh)",
     "export_price": "export price (currency per kWh)",
     "rating_kw": "the transformer's rating (kW; kVA at power factor 1)",
+    "ambient_c": "ambient temperature at the transformer (°C; empty if none)",
 }
 
 
@@ -96,6 +99,12 @@ def _instance(study: Study) -> dict[str, Any]:
             "street.csv": STREET_COLUMNS,
         },
         "feeder_kw": "per slot: common_kw + sum over homes of (load_kw - pv_kw + ev_kw_<strategy>)",
+        "thermal_model": {
+            "method": "IEC 60076-7 difference equations, 1-minute steps, load held per slot",
+            "start": "the periodic state of the first day (its 24 h run 3 times first)",
+            **asdict(ONAN),
+            "ageing": "V = 2^((hot_spot - 98) / 6); life used (h) = sum of V x 0.25 h",
+        },
     }
 
 
@@ -151,6 +160,7 @@ def _street(study: Study, path: Path) -> None:
                     f.import_price[t],
                     f.export_price[t],
                     f.rating_kw,
+                    "" if study.ambient_c is None else _num(study.ambient_c[t]),
                 ]
             )
 

@@ -74,6 +74,29 @@ def test_cli_export_lets_the_metrics_be_recomputed(tmp_path: Path) -> None:
             got = SLOT_HOURS * float(s["efficiency"]) * sum(ev[int(s["home"]), t] for t in window)
             missing += max(0.0, float(s["need_kwh"]) - got)
         assert missing == pytest.approx(float(m["not_delivered_kwh"]), abs=1e-3)
+        ambient = [float(r["ambient_c"]) for r in street]
+        life = _life_used_h(instance["thermal_model"], [kw / rating for kw in feeder], ambient)
+        assert life == pytest.approx(float(m["loss_of_life_h"]), rel=1e-6)
+
+
+def _life_used_h(p: dict[str, float], loading: list[float], ambient: list[float]) -> float:
+    """IEC 60076-7 as instance.json states it: 1-minute steps, from the first day's
+    periodic state (its 24 h three times), V = 2^((hot spot - 98) / 6)."""
+    oil, h1, h2 = ambient[0], 0.0, 0.0
+    life = 0.0
+    for counted in (False, False, False, True):
+        for i, (k, ta) in enumerate(zip(loading, ambient, strict=True)):
+            if not counted and i == 96:
+                break
+            rise = p["top_oil_rise_k"] * ((1 + p["r"] * k * k) / (1 + p["r"])) ** p["x"]
+            grad = p["hot_spot_gradient_k"] * abs(k) ** p["y"]
+            for _ in range(15):
+                oil += (rise - (oil - ta)) / (p["k11"] * p["tau_oil_min"])
+                h1 += (p["k21"] * grad - h1) / (p["k22"] * p["tau_winding_min"])
+                h2 += ((p["k21"] - 1) * grad - h2) / (p["tau_oil_min"] / p["k22"])
+                if counted:
+                    life += 2 ** ((oil + h1 - h2 - 98) / 6) / 60
+    return life
 
 
 def test_export_of_a_hand_set_street(tmp_path: Path) -> None:
