@@ -355,6 +355,8 @@ class Outcome:
     ev: Array
     nights: list[NightPlan]
     joint_ev: Array  # the joint optimum's own powers (min power relaxed), silent homes included
+    planned_ev: Array | None = None  # the homes' plans within their envelopes, before repair
+    repaired: int = 0  # sessions planned once more because they fell short
 
 
 def coordinate(
@@ -400,8 +402,9 @@ def coordinate(
             order.append(s)
     for s, power in zip(order, backend.map(requests, progress), strict=True):
         ev[s.home, s.arrival : s.arrival + len(power)] = power
-    _repair(fleet, ev, order, plans, expected, cap, backend, progress)
-    return Outcome(ev, plans, joint_ev)
+    planned = ev.copy()
+    repaired = _repair(fleet, ev, order, plans, expected, cap, backend, progress)
+    return Outcome(ev, plans, joint_ev, planned, repaired)
 
 
 def _repair(
@@ -413,10 +416,11 @@ def _repair(
     cap: float,
     backend: Backend,
     progress: Progress | None,
-) -> None:
+) -> int:
+    """Plan the sessions that fell short once more (in `ev`); return how many."""
     short = [s for s in sessions if s.need_kwh - delivered_kwh(fleet, ev, s) > SHORT_KWH]
     if not short:
-        return
+        return 0
     level = np.repeat([max(p.peak_kw, cap) for p in plans], SLOTS_PER_DAY)
     room = np.clip(level - expected - _talking_total(ev, sessions, fleet), 0.0, None)
     weights = np.zeros((len(short), fleet.n_slots))
@@ -430,6 +434,7 @@ def _repair(
     ]
     for s, power in zip(short, backend.map(requests, progress), strict=True):
         ev[s.home, s.arrival : s.arrival + len(power)] = power
+    return len(short)
 
 
 def _talking_total(ev: Array, sessions: Sequence[Session], fleet: Fleet) -> Array:

@@ -265,7 +265,7 @@ def dask_offload_thread() -> None:
 
 @pytest.mark.usefixtures("dask_offload_thread", "socket_enabled")  # the cluster is on 127.0.0.1
 def test_dask_local_cluster_runs_the_study_as_in_process() -> None:
-    options = StudyOptions(homes=8, days=1, seed=3, ev_share=0.5, non_response=0.3)
+    options = StudyOptions(homes=6, days=1, seed=3, ev_share=0.5, non_response=0.3)
     options = replace(options, progress=False)
     with contextlib.closing(open_backend("dask", 2)) as cluster:
         assert cluster.workers == 2
