@@ -139,18 +139,22 @@ class DaskBackend:
         task: Callable[[Sequence[Request]], Plans] = plan_chunk,
     ) -> None:
         distributed = _optional("dask.distributed", "dask", "'dask[distributed]'")
+        import dask
+
         address = os.environ.get("DASK_SCHEDULER")
         self._cluster: Any = None
         if address:
             self._client = distributed.Client(address)
         else:
-            self._cluster = distributed.LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                host="127.0.0.1",
-                dashboard_address=None,
-            )
-            self._client = distributed.Client(self._cluster)
+            # No statistical profiler: it costs CPU, and its thread outlives close().
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
+                self._client = distributed.Client(self._cluster)
         try:
             self._client.get_versions(check=True)
             self._client.run(warm_up)
