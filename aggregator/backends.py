@@ -8,8 +8,9 @@ The process pool hands each worker chunks of requests (one inter-process
 round trip per chunk, not per home) and warms every worker once: a worker's
 first plan imports Pyomo, about a second.
 Use one as `with contextlib.closing(open_backend(...)) as backend:`.
-Dask and Ray are optional: chosen but not installed, they fail with a message
-that says so.
+Dask is installed with the project's development requirements and tested on a
+local cluster; Ray is optional. Either, chosen but not installed, fails with a
+message that says so.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from aggregator.population import FleetError
 
 BACKENDS = ("process", "dask", "ray")
 CHUNKS_PER_WORKER = 4
+RETRIES = 2  # a chunk whose task raised is run again this many times (Dask)
 
 Request = dict[str, Any]
 Progress = Callable[[int], None]
@@ -119,27 +121,62 @@ def _optional(module: str, backend: str, install: str) -> Any:
 
 
 class DaskBackend:
-    """A `dask.distributed` client (local cluster of `workers` processes, or DASK_SCHEDULER)."""
+    """Dask's distributed scheduler: a local cluster of `workers` processes on 127.0.0.1, or
+    the cluster at DASK_SCHEDULER.
 
-    def __init__(self, workers: int) -> None:
+    Why Dask: pure-Python wheels (Python 3.13 and 3.14 alike, no daemon to install), a
+    local cluster in a few seconds, and its scheduler reruns a task whose worker died (up
+    to `distributed.scheduler.allowed-failures` times). A task that raises is retried
+    `retries` times. The workers must carry this process's package versions (checked on
+    connect); the chunk size follows the cluster's thread count.
+    """
+
+    def __init__(
+        self,
+        workers: int,
+        *,
+        retries: int = RETRIES,
+        task: Callable[[Sequence[Request]], Plans] = plan_chunk,
+    ) -> None:
         distributed = _optional("dask.distributed", "dask", "'dask[distributed]'")
+        import dask
+
         address = os.environ.get("DASK_SCHEDULER")
-        self.workers = workers
-        self._client = (
-            distributed.Client(address)
-            if address
-            else distributed.Client(n_workers=workers, threads_per_worker=1)
-        )
-        self._client.run(warm_up)
+        self._cluster: Any = None
+        if address:
+            self._client = distributed.Client(address)
+        else:
+            # No statistical profiler: it costs CPU, and its thread outlives close().
+            with dask.config.set({"distributed.worker.profile.enabled": False}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
+                self._client = distributed.Client(self._cluster)
+        try:
+            self._client.get_versions(check=True)
+            self._client.run(warm_up)
+        except BaseException:
+            self.close()
+            raise
+        self.workers = max(1, sum(self._client.nthreads().values()))
+        self._retries = retries
+        self._task = task
 
     def map(
         self, requests: Sequence[Request], progress: Progress | None = None
     ) -> list[list[float]]:
-        futures = self._client.map(plan_chunk, _chunks(requests, self.workers), pure=False)
-        return _gather(iter(self._client.gather(futures)), progress)
+        chunks = _chunks(requests, self.workers)
+        futures = self._client.map(self._task, chunks, pure=False, retries=self._retries)
+        # In order, so progress counts whole chunks as they are gathered.
+        return _gather((future.result() for future in futures), progress)
 
     def close(self) -> None:
         self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
 
 
 class RayBackend:

@@ -57,6 +57,12 @@ def add_fleet(sub: Any) -> None:
         "--non-response", type=float, default=0.0, help="share of homes that do not respond"
     )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
+    p.add_argument(
+        "--export",
+        metavar="DIR",
+        default=None,
+        help="also write the instance and every strategy's power (docs/fleet-export.md)",
+    )
 
 
 def fleet(args: argparse.Namespace) -> int:
@@ -85,6 +91,10 @@ def fleet(args: argparse.Namespace) -> int:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_REFUSED
         paths = write_outputs(study, Path(args.out))
+        if args.export is not None:
+            from aggregator.export import export
+
+            paths += export(study, Path(args.export))
         out.write(summary(study) + "\n" + "".join(f"wrote {p}\n" for p in paths))
     return 0
 

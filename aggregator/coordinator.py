@@ -27,13 +27,17 @@ The joint model (a linear programme, solved by HiGHS through scipy), per night:
 - The chargers' minimum power (0 or between min and max) is relaxed: the
   joint optimum is a lower bound of any plan that keeps it.
 
-Envelopes: home i gets `ev_limit` = p[i, t] rounded up to 1 W, and where the
-optimum gives it a power below its charger's minimum, the minimum (it could
-not charge there otherwise; the excess over P* this allows is measured, never
-hidden). Each home's `optimizer.plan()` then chooses within its envelope (its
-own preferences, its own minimum power). A home whose plan falls short of its
-need is planned once more with its own plan plus its share of what is left
-below the level (the larger of P* and the rating less the margin).
+Envelopes: first each share is made chargeable (`min_power_shares`): the energy
+of its slots below the charger's minimum moves into fewer slots of its window at
+or above the minimum, where the expected feeder is lowest among equally cheap
+slots. Home i then gets `ev_limit` = p[i, t] rounded up to 1 W, and where a share
+is still below its charger's minimum (less energy than one slot at the
+minimum), the minimum (it could not charge there otherwise; the excess over P*
+this allows is measured, never hidden). Each home's `optimizer.plan()` then
+chooses within its envelope (its own preferences, its own minimum power). A
+home whose plan falls short of its need is planned once more with its own plan
+plus its share of what is left below the level (the larger of P* and the rating
+less the margin).
 
 Forecast (`Coordination.forecast`): `perfect` (the street's load as it will
 be), or `history`: per slot of the night, the mean of the same slot over the
@@ -68,6 +72,7 @@ SHORT_KWH = 0.01  # a session missing more than this is short
 LEVELS = 20  # valley-filling steps below the peak
 LIMIT_STEP_KW = 0.001  # envelopes are rounded up to 1 W
 COST_TOLERANCE = 1e-7
+MIN_SHARE_KW = 1e-6  # a share below this is no charging
 PEAK_TOLERANCE_KW = 1e-6
 HISTORY_NIGHTS = 7
 
@@ -327,6 +332,50 @@ def _silent_forecast(fleet: Fleet, config: Coordination, night: int, silent_ev: 
     return forecast
 
 
+def min_power_shares(
+    fleet: Fleet, night: int, sessions: Sequence[Session], plan: NightPlan, expected_kw: Array
+) -> None:
+    """Make every share chargeable: 0 or at least the charger's minimum in each slot.
+
+    The joint model relaxes the minimum power; a share between 0 and the minimum would
+    need its envelope raised to the minimum in every such slot, room that the homes'
+    planners all take in the same (earliest) slots. Instead, session by session, the
+    energy of its sub-minimum slots is moved into n = floor(energy / minimum) slots of
+    its window, each at energy / n, chosen where the expected feeder load is lowest
+    among the slots as cheap as the cheapest it leaves (so no home pays more). A
+    share whose energy is below one minimum slot is left as it is."""
+    first = night * SLOTS_PER_DAY
+    load = expected_kw + sum(
+        (
+            np.pad(plan.power[row], (s.arrival - first, first + SLOTS_PER_DAY - s.departure))
+            for row, s in enumerate(sessions)
+        ),
+        np.zeros(SLOTS_PER_DAY),
+    )
+    price = fleet.import_price[first : first + SLOTS_PER_DAY]
+    for row, s in enumerate(sessions):
+        charger = fleet.homes[s.home].charger
+        p = plan.power[row].copy()
+        low = (p > MIN_SHARE_KW) & (p < charger.min_kw - MIN_SHARE_KW)
+        energy = float(p[low].sum())  # kW x slots
+        n = int(energy // charger.min_kw)
+        if not low.any() or n == 0:
+            continue
+        lo, hi = s.arrival - first, s.departure - first
+        window_load, window_price = load[lo:hi], price[lo:hi]
+        window_load -= np.where(low, p, 0.0)
+        p[low] = 0.0
+        free = (p <= MIN_SHARE_KW) & (window_price <= window_price[low].min() + 1e-9)
+        picks = np.argsort(np.where(free, window_load, np.inf), kind="stable")[:n]
+        if not free[picks].all():  # fewer free slots than needed: keep the share
+            window_load += plan.power[row] * low
+            continue
+        kw = min(energy / n, charger.max_kw)
+        p[picks] = kw
+        window_load[picks] += kw
+        plan.power[row] = p
+
+
 def local_plans(
     fleet: Fleet, sessions: Sequence[Session], backend: Backend, progress: Progress | None
 ) -> Array:
@@ -354,7 +403,9 @@ class Outcome:
 
     ev: Array
     nights: list[NightPlan]
-    joint_ev: Array  # the joint optimum's own powers (min power relaxed), silent homes included
+    joint_ev: Array  # the shares sent (each 0 or at least its minimum), silent homes included
+    planned_ev: Array | None = None  # the homes' plans within their envelopes, before repair
+    repaired: int = 0  # sessions planned once more because they fell short
 
 
 def coordinate(
@@ -388,6 +439,7 @@ def coordinate(
         )
         group = sorted(by_night.get(night, []), key=lambda s: s.home)
         plan = joint_night(fleet, night, group, expected[window], cap)
+        min_power_shares(fleet, night, group, plan, expected[window])
         plans.append(plan)
         for row, s in enumerate(group):
             joint_ev[s.home, s.arrival : s.departure] = plan.power[row]
@@ -400,8 +452,9 @@ def coordinate(
             order.append(s)
     for s, power in zip(order, backend.map(requests, progress), strict=True):
         ev[s.home, s.arrival : s.arrival + len(power)] = power
-    _repair(fleet, ev, order, plans, expected, cap, backend, progress)
-    return Outcome(ev, plans, joint_ev)
+    planned = ev.copy()
+    repaired = _repair(fleet, ev, order, plans, expected, cap, backend, progress)
+    return Outcome(ev, plans, joint_ev, planned, repaired)
 
 
 def _repair(
@@ -413,10 +466,11 @@ def _repair(
     cap: float,
     backend: Backend,
     progress: Progress | None,
-) -> None:
+) -> int:
+    """Plan the sessions that fell short once more (in `ev`); return how many."""
     short = [s for s in sessions if s.need_kwh - delivered_kwh(fleet, ev, s) > SHORT_KWH]
     if not short:
-        return
+        return 0
     level = np.repeat([max(p.peak_kw, cap) for p in plans], SLOTS_PER_DAY)
     room = np.clip(level - expected - _talking_total(ev, sessions, fleet), 0.0, None)
     weights = np.zeros((len(short), fleet.n_slots))
@@ -430,6 +484,7 @@ def _repair(
     ]
     for s, power in zip(short, backend.map(requests, progress), strict=True):
         ev[s.home, s.arrival : s.arrival + len(power)] = power
+    return len(short)
 
 
 def _talking_total(ev: Array, sessions: Sequence[Session], fleet: Fleet) -> Array:

@@ -9,6 +9,9 @@
   minus without (import price x import - export price x export), so a home's
   PV and household load count as plan-v1 counts them.
 - Cost of coordination: per EV home, coordinated minus local EVFlex cost.
+- Thermal loading (`thermal.py`, IEC 60076-7, ONAN distribution transformer): the
+  hottest winding hot spot and the hours of life used, from the feeder load
+  over the rating and the region's ambient profile.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from numpy.typing import NDArray
 from aggregator.coordinator import SHORT_KWH, delivered_kwh
 from aggregator.population import HOURS_PER_SLOT, Fleet
 from aggregator.sources import SLOTS_PER_DAY, Array
+from aggregator.thermal import simulate
 
 EVENING_FROM_SLOT = 16  # 16:00, four hours after the night's noon start
 NIGHT_FROM_SLOT, NIGHT_TO_SLOT = 48, 64  # 00:00-04:00
@@ -51,6 +55,8 @@ class Metrics:
     coordination_cost_mean: float | None = None
     coordination_cost_max: float | None = None
     peak_gap_pct: float | None = None  # peak above the joint optimum's, % of it
+    hot_spot_max_c: float | None = None  # IEC 60076-7 winding hot spot, hottest slot
+    loss_of_life_h: float | None = None  # IEC 60076-7 hours of life used (98 °C: 1 h/h)
 
     @staticmethod
     def columns() -> list[str]:
@@ -96,8 +102,12 @@ def measure(
     ev: Array,
     local_ev: Array | None = None,
     joint_peak_kw: float | None = None,
+    ambient_c: Array | None = None,
 ) -> Metrics:
+    """The metrics of `ev`; the thermal ones only with an ambient temperature per slot."""
     feeder = feeder_kw(fleet, ev)
+    loading = np.asarray(feeder / fleet.rating_kw, dtype=float)
+    heat = None if ambient_c is None else simulate(loading, ambient_c)
     rating = fleet.rating_kw
     peak_at = int(np.argmax(feeder))
     evening, rebound = 0.0, 0.0
@@ -134,6 +144,8 @@ def measure(
         peak_gap_pct=None
         if joint_peak_kw is None or joint_peak_kw <= 0
         else 100 * (float(feeder[peak_at]) / joint_peak_kw - 1),
+        hot_spot_max_c=None if heat is None else float(heat.hot_spot_c.max()),
+        loss_of_life_h=None if heat is None else heat.loss_of_life_h,
     )
 
 

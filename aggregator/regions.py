@@ -59,6 +59,8 @@ class Region:
     common_kw_per_home: float  # non-household load on the feeder
     pv_share: float
     pv_kwp: tuple[float, float] = (3.0, 8.0)
+    # The study month's mean daily low and high (°C), for the transformer's thermal model.
+    ambient_c: tuple[float, float] = (20.0, 20.0)
 
 
 REGIONS: dict[str, Region] = {
@@ -77,6 +79,9 @@ REGIONS: dict[str, Region] = {
         base_mean_kw=0.35,
         common_kw_per_home=0.1,
         pv_share=0.05,
+        # Shanghai in December: mean daily low about 4 °C, high about 11 °C (China
+        # Meteorological Administration 1991-2020 normals, Xujiahui station).
+        ambient_c=(4.0, 11.0),
     ),
     "us": Region(
         name="us",
@@ -93,5 +98,8 @@ REGIONS: dict[str, Region] = {
         base_mean_kw=1.2,
         common_kw_per_home=0.0,
         pv_share=0.2,
+        # Inland Southern California in July: mean daily low about 17 °C, high about 35 °C
+        # (NOAA 1991-2020 normals, Riverside).
+        ambient_c=(17.0, 35.0),
     ),
 }

@@ -34,6 +34,8 @@ LABELS: dict[str, str] = {
     "coordination_cost_mean": "cost of coordination per home, mean",
     "coordination_cost_max": "cost of coordination per home, max",
     "peak_gap_pct": "peak above the joint optimum (%)",
+    "hot_spot_max_c": "hottest winding hot spot, IEC 60076-7 (°C)",
+    "loss_of_life_h": "transformer life used, IEC 60076-7 (h)",
     "hosting_evs": "hosting capacity (EV homes, one night)",
 }
 

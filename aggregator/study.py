@@ -16,6 +16,7 @@ from aggregator.population import Fleet, FleetError, generate
 from aggregator.regions import REGIONS
 from aggregator.sources import Array
 from aggregator.strategies import STRATEGIES, Strategy
+from aggregator.thermal import daily_ambient_c
 
 JOINT = "joint_optimum"
 
@@ -48,6 +49,13 @@ class Study:
     ev: dict[str, Array] = field(default_factory=dict)
     metrics: list[Metrics] = field(default_factory=list)
     hosting: dict[str, int] = field(default_factory=dict)
+    ambient_c: Array | None = None  # per slot, for the thermal model
+
+
+def ambient_c(options: StudyOptions, fleet: Fleet) -> Array:
+    """The region's ambient temperature per slot of the study (°C)."""
+    low, high = REGIONS[options.region].ambient_c
+    return daily_ambient_c(fleet.n_slots, low, high)
 
 
 def strategies(options: StudyOptions) -> dict[str, Strategy]:
@@ -76,7 +84,7 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
         ev_share=options.ev_share,
         rating_kw=options.rating_kw,
     )
-    study = Study(options, fleet)
+    study = Study(options, fleet, ambient_c=ambient_c(options, fleet))
     with _backend(options, backend) as runner:
         for name, strategy in strategies(options).items():
             with _bar(options, name, len(fleet.sessions), "session") as tick:
@@ -85,7 +93,7 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
         joint_peak = float((fleet.street_kw + study.ev[JOINT].sum(axis=0)).max())
         for name, ev in study.ev.items():
             compared = local if name == "evflex_coordinated" else None
-            study.metrics.append(measure(fleet, name, ev, compared, joint_peak))
+            study.metrics.append(measure(fleet, name, ev, compared, joint_peak, study.ambient_c))
         if options.hosting:
             study.hosting = _hosting(options, runner)
     return study

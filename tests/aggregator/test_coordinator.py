@@ -104,10 +104,12 @@ def test_coordinated_plans_equal_the_joint_optimum_uneven_street() -> None:
 
 
 def test_a_share_below_the_chargers_minimum_costs_the_gap_it_makes() -> None:
-    # The small car needs 5.55 kWh: 6.1667 kWh from the grid, over 8 h 0.7708 kW, below its
-    # charger's 1.4 kW minimum: its envelope is 1.4 kW, and it charges 6.1667 / 1.4 = 4.4 h
-    # at 1.4 kW. The joint level is 3 + (6.1667 + 59.2) / 8 = 11.1708 kW; where the small
-    # car charges, the feeder is 1.4 - 0.7708 kW above it: 11.8 kW, 5.6% above the optimum.
+    # The small car needs 5.55 kWh: 6.1667 kWh from the grid, over 8 h (32 slots) 0.7708 kW,
+    # below its charger's 1.4 kW minimum. The joint level is 3 + (6.1667 + 59.2) / 8 =
+    # 11.1708 kW. Its share is moved into floor(32 x 0.7708 / 1.4) = floor(17.62) = 17
+    # slots at 32 x 0.7708 / 17 = 1.4510 kW (the earliest of the equally loaded valley
+    # slots), the others' shares stay: there the feeder is 11.1708 - 0.7708 + 1.4510 =
+    # 11.851 kW, 6.1% above the optimum; 10.4 kW in the valley's other 15 slots.
     cars = [
         HandSetCar(need_kwh=5.55, charger="1ph-3.7"),
         HandSetCar(need_kwh=26.64),
@@ -117,10 +119,14 @@ def test_a_share_below_the_chargers_minimum_costs_the_gap_it_makes() -> None:
     level = 3 + (5.55 / 0.9 + 2 * 29.6) / 8
     outcome = coordinate(fleet, SERIAL)
     assert outcome.nights[0].peak_kw == pytest.approx(level, abs=1e-5)
+    share = (5.55 / 0.9) / 8
     assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(
-        level + 1.4 - (level - 3 - 7.4), abs=2e-3
+        level - share + 32 * share / 17, abs=2e-3
     )
-    assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(11.8, abs=2e-3)
+    assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(11.851, abs=2e-3)
+    small = outcome.ev[0]
+    assert np.count_nonzero(small > 1e-6) == 17
+    assert small[small > 1e-6] == pytest.approx(np.full(17, 1.4510), abs=1e-3)
 
 
 # --- a home that does not respond ----------------------------------------------

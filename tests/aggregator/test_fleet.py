@@ -3,11 +3,15 @@ invariants, reproducibility, hosting capacity and the command line."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import csv
 import importlib.util
+import os
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aggregator import Fleet, FleetError, HandSetCar, generate, hand_set_fleet
-from aggregator.backends import SerialBackend, open_backend
+from aggregator.backends import DaskBackend, Request, SerialBackend, open_backend, plan_chunk
 from aggregator.coordinator import delivered_kwh, evflex_coordinated
 from aggregator.hosting import hosting_capacity
 from aggregator.metrics import feeder_kw, measure
@@ -245,6 +249,50 @@ def test_process_pool_plans_as_in_process() -> None:
     fleet = four_cars()
     with contextlib.closing(open_backend("process", 2)) as pool:
         assert np.array_equal(evflex_local(fleet, pool, None), evflex_local(fleet, SERIAL, None))
+
+
+@pytest.fixture(scope="module")
+def dask_offload_thread() -> None:
+    """Start distributed's process-wide offload thread before a test's thread count is taken:
+    it lives as long as the process, so it is no thread the test left behind."""
+    from distributed.utils import offload
+
+    async def start() -> None:
+        await offload(int)
+
+    asyncio.run(start())
+
+
+@pytest.mark.usefixtures("dask_offload_thread", "socket_enabled")  # the cluster is on 127.0.0.1
+def test_dask_local_cluster_runs_the_study_as_in_process() -> None:
+    options = StudyOptions(homes=6, days=1, seed=3, ev_share=0.5, non_response=0.3)
+    options = replace(options, progress=False)
+    with contextlib.closing(open_backend("dask", 2)) as cluster:
+        assert cluster.workers == 2
+        on_cluster = run_study(options, cluster)
+    in_process = run_study(options, SERIAL)
+    assert on_cluster.metrics == in_process.metrics
+    for name, ev in in_process.ev.items():
+        assert np.array_equal(on_cluster.ev[name], ev), name
+
+
+@pytest.mark.usefixtures("dask_offload_thread", "socket_enabled")
+def test_dask_reruns_the_plans_of_a_worker_that_died(tmp_path: Path) -> None:
+    marker = tmp_path / "died"
+
+    def die_once(requests: Sequence[Request]) -> list[list[float]]:
+        # The first chunk to run kills its worker's process; the nanny starts a new
+        # worker and the scheduler runs the chunk again.
+        try:
+            marker.touch(exist_ok=False)
+        except FileExistsError:
+            return plan_chunk(requests)
+        os._exit(1)
+
+    fleet = four_cars()
+    with contextlib.closing(DaskBackend(2, task=die_once)) as cluster:
+        assert np.array_equal(evflex_local(fleet, cluster, None), evflex_local(fleet, SERIAL, None))
+    assert marker.exists()
 
 
 @pytest.mark.parametrize("name", ["dask", "ray"])

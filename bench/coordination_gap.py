@@ -1,0 +1,94 @@
+"""Where the coordinated peak's gap to the joint optimum comes from, night by night.
+
+    .venv/bin/python -m bench.coordination_gap [--region cn] [--homes 200] [--days 7]
+                                               [--seed 1] [--workers 2]
+
+For each night, on the street's actual load, the peak (kW) of:
+- `optimum`: the joint optimum (perfect foresight, minimum power relaxed);
+- `lp(f)`: the coordinator's own joint solution on its forecast f (history, or
+  perfect), before any home plans: the forecast's share of the gap;
+- `plans(f)`: the homes' plans within their envelopes (rounded up to 1 W, raised
+  to the charger's minimum where the share is below it), before the repair pass;
+- `final(f)`: after the repair pass (sessions that fell short planned once more).
+Then the gap of each to the optimum (%), and the whole study's; and, at each
+night's peak slot of `plans(perfect)`, the homes' power above their LP shares
+split into the slots whose envelope was raised to the charger's minimum (share
+above 0 and below the minimum) and the others (where the envelope is the share
+rounded up to 1 W, so a plan can only be below it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+
+import numpy as np
+
+from aggregator.backends import open_backend
+from aggregator.coordinator import Coordination, coordinate, joint_optimum
+from aggregator.population import Fleet, generate
+from aggregator.sources import SLOTS_PER_DAY, Array
+
+
+def _peaks(street: Array, ev: Array, days: int) -> list[float]:
+    load = street + ev.sum(axis=0)
+    return [float(load[n * SLOTS_PER_DAY : (n + 1) * SLOTS_PER_DAY].max()) for n in range(days)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--region", choices=("cn", "us"), default="cn")
+    parser.add_argument("--homes", type=int, default=200)
+    parser.add_argument("--days", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    fleet = generate(args.region, args.homes, args.days, args.seed)
+    street = fleet.street_kw
+    columns: dict[str, list[float]] = {}
+    with contextlib.closing(open_backend("process", args.workers)) as backend:
+        columns["optimum"] = _peaks(street, joint_optimum(fleet, backend), fleet.days)
+        repaired, raised_rows = {}, []
+        for forecast in ("history", "perfect"):
+            outcome = coordinate(fleet, backend, None, Coordination(forecast))
+            assert outcome.planned_ev is not None
+            columns[f"lp({forecast})"] = _peaks(street, outcome.joint_ev, fleet.days)
+            columns[f"plans({forecast})"] = _peaks(street, outcome.planned_ev, fleet.days)
+            columns[f"final({forecast})"] = _peaks(street, outcome.ev, fleet.days)
+            repaired[forecast] = outcome.repaired
+            if forecast == "perfect":
+                raised_rows = _attribution(fleet, outcome.joint_ev, outcome.planned_ev)
+    print(f"{args.region}, {args.homes} homes, {len(fleet.owners)} EVs, seed {args.seed}: peak kW")
+    print("night " + "".join(f"{name:>16}" for name in columns))
+    for night in range(fleet.days):
+        print(f"{night:>5} " + "".join(f"{c[night]:>16.1f}" for c in columns.values()))
+    best = max(columns["optimum"])
+    print("study " + "".join(f"{max(c):>16.1f}" for c in columns.values()))
+    print("gap % " + "".join(f"{100 * (max(c) / best - 1):>16.1f}" for c in columns.values()))
+    print(f"sessions repaired: {repaired}; sessions {len(fleet.sessions)}")
+    worst = int(np.argmax(columns["final(history)"]))
+    print(f"the coordinated peak's night: {worst}")
+    print("perfect forecast, each night's peak slot of the plans: kW above the LP shares")
+    print("night  slot  in raised slots  elsewhere  homes raised there")
+    for night, (slot, raised, other, homes) in enumerate(raised_rows):
+        print(f"{night:>5} {slot:>5} {raised:>16.1f} {other:>10.1f} {homes:>19}")
+    return 0
+
+
+def _attribution(fleet: Fleet, shares: Array, plans: Array) -> list[tuple[int, float, float, int]]:
+    minimum = np.array([h.charger.min_kw for h in fleet.homes])[:, None]
+    raised = (shares > 1e-6) & (shares < minimum - 1e-6)
+    street = fleet.street_kw
+    rows = []
+    for night in range(fleet.days):
+        first = night * SLOTS_PER_DAY
+        t = first + int(np.argmax((street + plans.sum(axis=0))[first : first + SLOTS_PER_DAY]))
+        above = plans[:, t] - shares[:, t]
+        mask = raised[:, t]
+        in_raised, elsewhere = float(above[mask].sum()), float(above[~mask].sum())
+        rows.append((t - first, in_raised, elsewhere, int(mask.sum())))
+    return rows
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
