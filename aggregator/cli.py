@@ -15,12 +15,12 @@ standard error. An option that cannot be used exits 2 with what is wrong.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
+
+from optimizer.cli import stdout_to_stderr  # stdout stays the answer alone
 
 EXIT_REFUSED = 2
 
@@ -70,7 +70,7 @@ def fleet(args: argparse.Namespace) -> int:
     from aggregator.report import summary, write_outputs
     from aggregator.study import StudyOptions, run_study
 
-    with _stdout_to_stderr() as out:
+    with stdout_to_stderr() as out:
         try:
             options = StudyOptions(
                 region=args.region,
@@ -148,19 +148,3 @@ def dispatch(args: argparse.Namespace) -> int:
     tries = "" if answer.attempts == 1 else f" after {answer.attempts} attempts"
     print(f"HTTP {answer.status}{tries}, {signed}", file=sys.stderr)
     return 0 if 200 <= answer.status < 300 else 1
-
-
-@contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[TextIO]:
-    """Point fd 1 at stderr for the duration; yield a stream on the real stdout."""
-    sys.stdout.flush()
-    real = os.dup(1)
-    os.dup2(2, 1)
-    stream = os.fdopen(os.dup(real), "w", encoding="utf-8")
-    try:
-        yield stream
-    finally:
-        stream.close()
-        sys.stdout.flush()
-        os.dup2(real, 1)
-        os.close(real)

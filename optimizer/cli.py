@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 def _plan(source: str, plot_path: str | None) -> int:
     from . import PlanError, plan
 
-    with _stdout_to_stderr() as out:
+    with stdout_to_stderr() as out:
         try:
             raw = _read(source)
             response = plan(raw)
@@ -79,7 +79,7 @@ def _demo(plot_path: str | None) -> int:
     from .explain import explain
 
     request = simulated_home()
-    with _stdout_to_stderr() as out:
+    with stdout_to_stderr() as out:
         response = plan(request)
         if plot_path:
             from .plot import draw
@@ -111,7 +111,7 @@ def _read(source: str) -> Any:
 
 
 @contextlib.contextmanager
-def _stdout_to_stderr() -> Iterator[TextIO]:
+def stdout_to_stderr() -> Iterator[TextIO]:
     """Point fd 1 at stderr for the duration; yield a stream on the real stdout."""
     sys.stdout.flush()
     real = os.dup(1)

@@ -20,7 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.evflex.const import DOMAIN
 
 from .conftest import setup_entry
-from .wallbox import ENTITY_DATA, Wallbox, drive
+from .wallbox import Wallbox, drive, wallbox_entry
 
 SHANGHAI = "Asia/Shanghai"
 
@@ -37,23 +37,6 @@ def _state(hass: HomeAssistant, key: str) -> str:
 
 def _float(hass: HomeAssistant, key: str) -> float:
     return float(_state(hass, key))
-
-
-async def _wallbox_entry(
-    hass: HomeAssistant, wallbox_sensors: tuple[str, ...] | None = None, **data: Any
-) -> tuple[MockConfigEntry, Wallbox]:
-    sensors = wallbox_sensors or ("power", "energy", "status", "soc")
-    wallbox = Wallbox(hass, sensors=sensors)
-    config = {**ENTITY_DATA, **data}
-    for key, sensor in (
-        ("power_entity", "power"),
-        ("energy_entity", "energy"),
-        ("status_entity", "status"),
-        ("soc_entity", "soc"),
-    ):
-        if sensor not in sensors:
-            config.pop(key, None)
-    return await setup_entry(hass, **config), wallbox
 
 
 def _plan(entry: MockConfigEntry) -> dict[str, Any]:
@@ -115,7 +98,7 @@ async def test_2_without_status_or_soc_sensor_every_night_charges(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 2: the SoC estimate grew across nights and read 'target reached' for good."""
-    entry, wallbox = await _wallbox_entry(hass, ("power", "energy"))
+    entry, wallbox = await wallbox_entry(hass, Wallbox(hass, sensors=("power", "energy")))
     for night in range(3):
         wallbox.soc = 30.0  # the car comes home at 30% every evening
         charged_before = wallbox.meter_kwh
@@ -132,7 +115,7 @@ async def test_2_a_sleeping_soc_sensor_keeps_the_estimate(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 2: an unavailable SoC sensor made the SoC jump back to the arrival estimate."""
-    _, wallbox = await _wallbox_entry(hass)
+    _, wallbox = await wallbox_entry(hass)
     wallbox.soc = 50.0
     await drive(hass, freezer, wallbox, 4 * 60 + 30)  # 22:30, charging since 22:00
     before = _float(hass, "state_of_charge")
@@ -150,7 +133,7 @@ async def test_2_a_brief_available_does_not_end_the_session(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 2: a brief 'Available' from an OCPP charger reset the session."""
-    _, wallbox = await _wallbox_entry(hass)
+    _, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 4 * 60 + 30)
     energy = _float(hass, "session_energy")
     assert energy > 4
@@ -169,7 +152,7 @@ async def test_3_a_flickering_meter_adds_nothing(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 3: unavailable -> integrated from 0 -> 'reset' -> 1234.6 kWh of session energy."""
-    _, wallbox = await _wallbox_entry(hass)
+    _, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 2)
     for _ in range(3):
         wallbox.meter_down = True
@@ -188,7 +171,7 @@ async def test_4_a_charger_switched_on_by_its_app_is_switched_off(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 4: EVFlex compared with what it had written, never with what it read back."""
-    _, wallbox = await _wallbox_entry(hass)
+    _, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 1)
     assert not wallbox.on
     wallbox.on = True  # the vendor app, at 18:01, in the peak
@@ -205,7 +188,7 @@ async def test_4_a_charger_that_ignores_a_write_gets_it_again(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 4: a write that the charger ignored was never repeated."""
-    _, wallbox = await _wallbox_entry(hass)
+    _, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 3 * 60 + 59)  # 21:59
     wallbox.ignore_writes = 2
     await drive(hass, freezer, wallbox, 4)  # 22:03: asked at 22:00, ignored twice, then followed
@@ -221,7 +204,7 @@ async def test_5_reconfigure_takes_effect_after_options(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 5: options held a full copy of the data and won: a new charger never ran."""
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"next_step_id": "vehicle"}
@@ -331,7 +314,7 @@ async def test_8_an_energy_boost_ends_with_the_session(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
     """Finding 8: an energy boost survived unplugging and fired again at the next plug-in."""
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     await hass.services.async_call(
         DOMAIN, "boost", {"config_entry_id": entry.entry_id, "energy_kwh": 20}, blocking=True
     )
@@ -428,7 +411,7 @@ async def test_8_a_boost_without_a_car_is_refused_with_a_reason(
     """Finding 8: a boost belongs to a session; with no car there is none to boost."""
     from homeassistant.exceptions import ServiceValidationError
 
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     wallbox.plugged = False
     await drive(hass, freezer, wallbox, 3)
     with pytest.raises(ServiceValidationError) as refused:

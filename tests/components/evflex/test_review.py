@@ -27,8 +27,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.evflex.const import DOMAIN
 
-from .conftest import make_entry
-from .wallbox import ENTITY_DATA, Wallbox, drive
+from .conftest import make_entry, setup_entry
+from .wallbox import Wallbox, drive, wallbox_entry
 
 
 def _state(hass: HomeAssistant, key: str) -> str:
@@ -39,34 +39,6 @@ def _state(hass: HomeAssistant, key: str) -> str:
 
 def _float(hass: HomeAssistant, key: str) -> float:
     return float(_state(hass, key))
-
-
-async def _setup(hass: HomeAssistant, **data: Any) -> MockConfigEntry:
-    entry = make_entry(**data)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
-async def _wallbox_entry(
-    hass: HomeAssistant, wallbox: Wallbox | None = None, **data: Any
-) -> tuple[MockConfigEntry, Wallbox]:
-    box = wallbox or Wallbox(hass)
-    config = {**ENTITY_DATA, **data}
-    for key, sensor in (
-        ("power_entity", "power"),
-        ("energy_entity", "energy"),
-        ("status_entity", "status"),
-        ("soc_entity", "soc"),
-    ):
-        if sensor not in box.sensors:
-            config.pop(key, None)
-    entry = make_entry(**config)
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry, box
 
 
 def _local_hm(moment: datetime) -> str:
@@ -101,7 +73,7 @@ async def test_a_price_sensor_reading_nan_does_not_stop_the_control_loop(
     start = dt_util.now().replace(minute=0, second=0, microsecond=0)
     attrs = {"unit_of_measurement": "CNY/kWh", "raw_today": _price_forecast(start)}
     hass.states.async_set("sensor.price", "0.50", attrs)
-    entry, wallbox = await _wallbox_entry(hass, tariff_kind="sensor", price_entity="sensor.price")
+    entry, wallbox = await wallbox_entry(hass, tariff_kind="sensor", price_entity="sensor.price")
     await drive(hass, freezer, wallbox, 4 * 60 + 30)  # 22:30: charging in the cheap hours
     assert wallbox.on
     hass.states.async_set("sensor.price", garbage, attrs)
@@ -127,7 +99,7 @@ async def test_a_price_forecast_holding_nan_values_is_not_planned_on(
     hass.states.async_set(
         "sensor.price", "0.50", {"unit_of_measurement": "CNY/kWh", "raw_today": forecast}
     )
-    entry = await _setup(hass, tariff_kind="sensor", price_entity="sensor.price")
+    entry = await setup_entry(hass, tariff_kind="sensor", price_entity="sensor.price")
     data = entry.runtime_data.data
     assert data.source == "local"
     assert all(s["import_price"] == s["import_price"] for s in data.plan["slots"])  # no NaN
@@ -176,7 +148,7 @@ async def test_a_companion_answering_nonsense_falls_back_to_planning_in_process(
 
     runner, url = await _serve(handler)
     try:
-        entry = await _setup(hass, remote_url=url)
+        entry = await setup_entry(hass, remote_url=url)
         await drive(hass, freezer, None, 2)
         coordinator = entry.runtime_data
         assert coordinator.last_update_success
@@ -205,7 +177,7 @@ async def test_a_plan_in_flight_at_unload_does_not_command_the_charger_afterward
     from custom_components.evflex.planning import async_plan as real
     from custom_components.evflex.site import PLANS
 
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 1)
     gate = asyncio.Event()
 
@@ -238,7 +210,7 @@ async def test_two_chargers_in_one_home_stay_under_the_main_fuse(
     """Two EVFlex entries behind one 14 kW main fuse, both cars 30% -> 80% of 60 kWh
     (30 kWh each) at up to 11.04 kW: at no slot do the two plans add up above 14 kW,
     through a night of replans, and both cars still reach 80%."""
-    first = await _setup(hass, import_limit_kw=14)
+    first = await setup_entry(hass, import_limit_kw=14)
     second = make_entry(import_limit_kw=14)
     second = MockConfigEntry(
         domain=DOMAIN,
@@ -269,7 +241,7 @@ async def test_two_chargers_in_one_home_stay_under_the_main_fuse(
 async def test_a_status_sensor_going_unavailable_with_no_car_starts_no_session(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory
 ) -> None:
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     wallbox.plugged = False
     wallbox.publish()
     await drive(hass, freezer, wallbox, 5)
@@ -291,7 +263,7 @@ async def test_an_energy_meter_flickering_during_charging_loses_nothing(
     """The meter goes unavailable for 3 minutes at a time while the car charges at
     11.04 kW: the session's energy still equals the meter's increase (what was charged
     while it was away is credited when it returns), within 1%."""
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 4 * 60)  # 22:00
     start = wallbox.meter_kwh
     for _ in range(6):
@@ -314,7 +286,7 @@ async def test_a_number_that_clamps_is_not_fought_every_cycle(
 ) -> None:
     """The charger's number clamps to 13 A (its own cable limit) when EVFlex asks 16:
     EVFlex re-sends at most once per write interval and warns once, not every cycle."""
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     original = wallbox._number
 
     async def clamping(call: ServiceCall) -> None:
@@ -339,7 +311,7 @@ async def test_a_number_that_clamps_is_not_fought_every_cycle(
 async def test_a_number_that_refuses_the_value_warns_once(
     hass: HomeAssistant, freezer: FrozenDateTimeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
 
     async def refusing(call: ServiceCall) -> None:
         if float(call.data["value"]) > 13:
@@ -385,7 +357,7 @@ async def test_a_dst_night_charges_in_the_valley_and_meets_the_departure(
     await hass.config.async_set_time_zone(zone)
     hass.config.currency = "EUR"
     freezer.move_to(eve)
-    entry = await _setup(
+    entry = await setup_entry(
         hass,
         tariff_kind="custom",
         peak_price=0.40,
@@ -417,7 +389,7 @@ async def test_a_departure_in_the_spring_forward_gap_is_the_first_instant_after_
     03:00 CEST): planned to 03:00 CEST = 01:00 UTC."""
     await hass.config.async_set_time_zone("Europe/Berlin")
     freezer.move_to(datetime(2026, 3, 28, 17, 0, tzinfo=dt_util.UTC))
-    entry = await _setup(hass)
+    entry = await setup_entry(hass)
     await hass.services.async_call(
         DOMAIN,
         "set_session",
@@ -455,7 +427,7 @@ async def test_energy_charged_while_home_assistant_was_down_is_in_the_session(
 ) -> None:
     """Down from 22:30 to 23:30 while the charger kept charging at 16 A (11.04 kWh):
     after the restart the session (same plug-in) holds all the meter's increase."""
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     start = wallbox.meter_kwh
     await drive(hass, freezer, wallbox, 4 * 60 + 30)
     plugged_at = entry.runtime_data.home.session.plugged_at
@@ -474,7 +446,7 @@ async def test_a_departure_that_passed_while_home_assistant_was_down_starts_afre
     """Down from 23:00 to 09:00 the next day, across the 07:30 departure, the car
     reported plugged in all along: a new session from the restart, planned for the next
     07:30 (never for one in the past), and the month holds all the metered energy."""
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     start = wallbox.meter_kwh
     await drive(hass, freezer, wallbox, 5 * 60)
     await _restart(hass, entry, freezer, wallbox, timedelta(hours=10))
@@ -500,7 +472,7 @@ async def test_an_hour_of_steady_charging_saves_the_store_a_few_times_only(
     the store is saved every 10 minutes (6), not every cycle (120)."""
     from custom_components.evflex.store import EvflexStore
 
-    _, wallbox = await _wallbox_entry(hass)
+    _, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 4 * 60 + 30)
     with patch.object(EvflexStore, "save_soon", autospec=True) as save:
         await drive(hass, freezer, wallbox, 60)
@@ -514,7 +486,7 @@ async def test_the_month_rolls_over_at_local_midnight_mid_session(
     """Charging 22:00 30 Nov -> 00:43 1 Dec (Shanghai): December's accounts start at
     local midnight and hold only what was charged after it."""
     freezer.move_to(datetime(2026, 11, 30, 10, 0, tzinfo=dt_util.UTC))  # 18:00
-    entry, wallbox = await _wallbox_entry(hass)
+    entry, wallbox = await wallbox_entry(hass)
     await drive(hass, freezer, wallbox, 6 * 60)  # midnight
     at_midnight = wallbox.meter_kwh
     await drive(hass, freezer, wallbox, 90)

@@ -16,7 +16,9 @@ from typing import Any
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.const import STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant, ServiceCall
-from pytest_homeassistant_custom_component.common import async_fire_time_changed
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_fire_time_changed
+
+from .conftest import setup_entry
 
 ENTITY_DATA: dict[str, Any] = {
     "charger_source": "entities",
@@ -127,6 +129,27 @@ class Wallbox:
         if "soc" in self.sensors:
             value = STATE_UNAVAILABLE if self.soc_asleep else str(round(self.soc, 2))
             states.async_set("sensor.car_soc", value, _unit("%"))
+
+
+SENSOR_KEYS = (
+    ("power_entity", "power"),
+    ("energy_entity", "energy"),
+    ("status_entity", "status"),
+    ("soc_entity", "soc"),
+)
+
+
+async def wallbox_entry(
+    hass: HomeAssistant, wallbox: Wallbox | None = None, **data: Any
+) -> tuple[MockConfigEntry, Wallbox]:
+    """EVFlex set up on a wallbox (a new one with every sensor, unless one is given);
+    the sensors the wallbox lacks are left out of the entry."""
+    box = wallbox or Wallbox(hass)
+    config = {**ENTITY_DATA, **data}
+    for key, sensor in SENSOR_KEYS:
+        if sensor not in box.sensors:
+            config.pop(key, None)
+    return await setup_entry(hass, **config), box
 
 
 def _unit(unit: str) -> dict[str, str]:
