@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 # The README's screenshots; scripts/test writes them elsewhere (EVFLEX_SCREENSHOTS) so that
 # a test run leaves the tree clean.
@@ -32,7 +33,16 @@ def _login(page: Page, url: str, user: str, password: str) -> None:
     page.locator('input[name="password"]').fill(password)
     page.locator('input[name="password"]').press("Enter")
     page.wait_for_url("**/lovelace/**", timeout=60_000)
-    page.wait_for_function(f"() => customElements.get('{CARD}') !== undefined", timeout=60_000)
+    defined = f"() => customElements.get('{CARD}') !== undefined"
+    for attempt in range(3):  # the extra module can be lost on a cold page: load again
+        try:
+            page.wait_for_function(defined, timeout=30_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            print(f"  note: {CARD} not defined after 30 s; reloading the page")
+            page.reload()
     # Home Assistant's frontend draws "Custom element doesn't exist" for a card whose
     # module arrives after the dashboard was built, and rebuilds it when the module
     # defines it; on a cold start that rebuild can be lost. Say so, and load again.
