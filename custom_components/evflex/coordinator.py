@@ -38,7 +38,6 @@ PLAN_WAIT_S = 25.0  # a cycle waits this long for a plan in flight (the companio
 class EvflexData:
     charger: ChargerState
     soc_pct: float
-    soc_source: str
     decision: Decision
     reason: str
     prices: Prices | None
@@ -102,7 +101,6 @@ class EvflexCoordinator(DataUpdateCoordinator[EvflexData]):
         return EvflexData(
             charger=state,
             soc_pct=home.session.soc_pct(now),
-            soc_source=home.session.soc_source(now),
             decision=decision,
             reason=plan_reason(home, state, decision, now),
             prices=home.prices_now,

@@ -148,7 +148,6 @@ class Planner:
         self.request: dict[str, Any] | None = None
         self.note: str | None = None
         self.planned_at: datetime | None = None
-        self.reasons: set[str] = set()
         self._stopped = False
 
     def stop(self) -> None:
@@ -159,8 +158,8 @@ class Planner:
     def request_replan(self, reason: str) -> None:
         if self._stopped:
             return
+        _LOGGER.debug("Replan asked for: %s", reason)
         self.generation += 1
-        self.reasons.add(reason)
         if self._task is None or self._task.done():
             self._task = self._spawn(self._run())
 
@@ -204,7 +203,7 @@ class Planner:
                 self.outcome = outcome
                 self.request = built.request if built else None
                 self.note = built.note if built else None
-                self.planned_at, self.reasons = now, set()
+                self.planned_at = now
                 await self._on_plan()
                 if generation == self.generation:
                     return
