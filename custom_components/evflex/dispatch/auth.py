@@ -37,6 +37,7 @@ HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 MODE_STANDARD_WEBHOOKS = "standard_webhooks"
 MODE_BEARER = "bearer"
 MAX_ID = 128
+_BEARER_HEADERS = ("authorization", "webhook-id")
 
 
 class Unauthorized(Exception):
@@ -134,8 +135,9 @@ def authenticate(
     still makes a repeated one stale).
     """
     if mode == MODE_BEARER:
-        verify_bearer(headers.get("authorization"), token or "")
-        return str(headers.get("webhook-id") or "")[:MAX_ID]
+        found = {k.lower(): v for k, v in headers.items() if k.lower() in _BEARER_HEADERS}
+        verify_bearer(found.get("authorization"), token or "")
+        return str(found.get("webhook-id") or "")[:MAX_ID]
     return verify_webhook(body, headers, keys)
 
 

@@ -165,6 +165,7 @@ async def test_step_shows_the_urls_and_says_no_secret_was_shown(
     assert {str(k) for k in schema} == set(form())
     # The set-up notification says where to get the secret, without it.
     notes = hass.data["persistent_notification"]
+    assert "evflex_dispatch_setup_garage-entry" in notes
     assert all(dispatch.keys.current not in json.dumps(n, default=str) for n in notes.values())
 
 
