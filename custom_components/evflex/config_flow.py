@@ -652,7 +652,7 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
         )
 
     async def async_step_dispatch_secret(self, user_input: Data | None = None) -> ConfigFlowResult:
-        """The new secret or token, once; closing this form saves the options."""
+        """The new secret or token, once (already in force); submitting saves the options."""
         if user_input is not None or self._credential is None:
             return await self._finish()
         value, self._credential = self._credential, None  # the flow keeps no copy
