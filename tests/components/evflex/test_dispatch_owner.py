@@ -7,6 +7,7 @@ programme's terms; the earnings sensors follow the events' M&V reports.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -21,14 +22,16 @@ from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from standardwebhooks.webhooks import Webhook
 
-from custom_components.evflex.dispatch.manager import Dispatch
+from custom_components.evflex.dispatch.manager import Dispatch, RateLimit
 
 from .conftest import advance, setup_entry
 
@@ -403,3 +406,72 @@ async def test_earnings_follow_the_terms_and_survive_a_restart(
     reset = datetime.fromisoformat(month.attributes["last_reset"])
     assert reset == datetime(2026, 11, 30, 16, 0, tzinfo=UTC)
     assert float(_state(hass, "programme_earnings_total").state) == pytest.approx(20 + earned)
+
+
+# --- bearer mode under hostile headers --------------------------------------------------
+
+
+async def test_fuzzed_bearer_headers_are_refused_and_change_nothing(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender
+) -> None:
+    """A valid event under every wrong credential hypothesis can make (near-miss tokens,
+    other schemes, the Standard Webhooks signature that would pass in the other mode,
+    random text): 401 with no detail, no plan, signal or book changed, nothing fired."""
+    secret = await new_credential(hass, entry)
+    token = await new_credential(hass, entry, mode="bearer")
+    dispatch = _dispatch(entry)
+    dispatch.rate = RateLimit(10**9, 10**9)  # the limit has its own test
+    home = entry.runtime_data.home
+    outcome, signals, book = home.planner.outcome, home.signals, dispatch.book.to_dict()
+    received = async_capture_events(hass, "evflex_dispatch_received")
+    event = price_event("fuzz")
+    body = json.dumps(event).encode()
+    loop = asyncio.get_running_loop()
+    near = st.sampled_from(
+        [token[:-1], token + "x", token.upper(), token[1:], f" {token[:-1]} ", "", secret]
+    )
+    values = st.one_of(
+        st.builds(lambda v: f"Bearer {v}", near),
+        st.builds(lambda s: f"{s} {token}", st.sampled_from(["Basic", "Token", "Bearer:"])),
+        # What an HTTP client can send in a header: no control characters.
+        st.text(
+            st.characters(min_codepoint=32, max_codepoint=255, exclude_characters="\x7f"),
+            max_size=60,
+        ),
+    )
+    seen: list[int] = []
+
+    async def post(header: str | None, sign_too: bool) -> tuple[int, str, bool]:
+        headers = signed(secret, body, f"z{len(seen)}-{id(header)}") if sign_too else {}
+        if header is not None:
+            headers["Authorization"] = header
+        resp = await sender.client.post(
+            f"/api/webhook/{dispatch.webhook_id}", data=body, headers=headers
+        )
+        return resp.status, await resp.text(), "webhook-signature" in resp.headers
+
+    @settings(
+        max_examples=150,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.one_of(st.none(), values), st.booleans())
+    def check(header: str | None, sign_too: bool) -> None:
+        status, text, has_signature = asyncio.run_coroutine_threadsafe(
+            post(header, sign_too), loop
+        ).result(30)
+        seen.append(status)
+        assert (status, json.loads(text)) == UNAUTHORIZED, header
+        assert not has_signature
+
+    await loop.run_in_executor(None, check)
+    assert len(seen) >= 150
+    assert home.planner.outcome is outcome
+    assert home.signals is signals
+    assert dispatch.book.to_dict() == book
+    assert not received
+    # The exact token still works after all of that.
+    status, answer, _ = await sender.bearer(event, f"Bearer {token}")
+    assert (status, answer["status"]) == (200, "accepted")
