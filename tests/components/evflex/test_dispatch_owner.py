@@ -475,3 +475,30 @@ async def test_fuzzed_bearer_headers_are_refused_and_change_nothing(
     # The exact token still works after all of that.
     status, answer, _ = await sender.bearer(event, f"Bearer {token}")
     assert (status, answer["status"]) == (200, "accepted")
+
+
+async def test_a_secret_shown_by_the_earlier_notification_keeps_its_overlap(
+    hass: HomeAssistant,
+    shanghai: None,
+    evening: datetime,
+    hass_storage: dict[str, Any],
+    hass_client_no_auth: Client,
+) -> None:
+    """A store written before the options step: its secret was in the set-up
+    notification, so an aggregator may hold it; a new one must not cut it off."""
+    from custom_components.evflex.dispatch.auth import generate_secret
+
+    old = generate_secret()
+    hass_storage["evflex.dispatch.garage-entry"] = {
+        "version": 1,
+        "minor_version": 1,
+        "key": "evflex.dispatch.garage-entry",
+        "data": {"keys": {"current": old}, "webhook_id": "a" * 64, "participating": True},
+    }
+    entry = await setup_entry(hass)
+    result = await open_dispatch(hass, entry)
+    assert result["step_id"] == "dispatch"  # it was shown
+    new = await new_credential(hass, entry)
+    sender = Sender(await hass_client_no_auth(), entry)
+    assert (await sender.signed(price_event("a"), old))[0] == 200  # within the overlap
+    assert (await sender.signed(price_event("b"), new))[0] == 200
