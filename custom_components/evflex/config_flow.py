@@ -624,8 +624,15 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
         if user_input is not None:
             terms = {k: user_input.get(k, 0) for k in REWARD_KEYS}
             errors = validate_terms(terms)
+            mode = user_input.get(CONF_DISPATCH_AUTH, AUTH_STANDARD_WEBHOOKS)
+            if (
+                mode == AUTH_BEARER
+                and dispatch.token is None
+                and not user_input.get(NEW_CREDENTIAL)
+            ):
+                # Saved so, every request would be refused, the signed ones too.
+                errors[NEW_CREDENTIAL] = "token_required"
             if not errors:
-                mode = user_input.get(CONF_DISPATCH_AUTH, AUTH_STANDARD_WEBHOOKS)
                 self.values |= {
                     CONF_DISPATCH_AUTH: mode,
                     CONF_DISPATCH_DRIVER_FIRST: bool(
