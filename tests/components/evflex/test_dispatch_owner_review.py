@@ -1,0 +1,344 @@
+"""A hostile review of the owner's side of dispatch, through HA's real flows and HTTP.
+
+Each test here is a way the options step "dispatch", the rotation, the answers or the
+earnings could fail the homeowner; the home of conftest (Shanghai, CNY, 29 Nov 2026).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
+from hypothesis import given
+from hypothesis import strategies as st
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.evflex.dispatch.auth import Keys
+from custom_components.evflex.dispatch.manager import MAX_BODY, RateLimit
+from custom_components.evflex.dispatch.reward import RULES, Earnings, Terms
+
+from .test_dispatch_owner import (
+    Client,
+    Sender,
+    _dispatch,
+    form,
+    new_credential,
+    open_dispatch,
+    price_event,
+)
+
+TRANSLATIONS = Path(__file__).parents[3] / "custom_components" / "evflex" / "translations"
+LANGUAGES = ("en", "zh-Hans")
+
+
+@pytest.fixture
+async def sender(
+    hass: HomeAssistant, entry: MockConfigEntry, hass_client_no_auth: Client
+) -> Sender:
+    """The aggregator, with participation on."""
+    await _dispatch(entry).async_set_participation(True)
+    return Sender(await hass_client_no_auth(), entry)
+
+
+def _unlimited(entry: MockConfigEntry) -> None:
+    """The rate limit has its own tests; these send many requests in one frozen second."""
+    _dispatch(entry).rate = RateLimit(10**9, 10**9)
+
+
+async def _status(sender: Sender, secret: str, eid: str) -> int:
+    _unlimited(sender.entry)
+    event = {**price_event(eid), "start": "2026-12-01T10:00:00Z", "end": "2026-12-01T11:00:00Z"}
+    status, answer = await sender.signed(event, secret)
+    assert status in (200, 401), answer
+    return status
+
+
+# --- rotation ---------------------------------------------------------------------------
+
+
+async def test_overlap_ends_exactly_24_hours_after_the_rotation(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender, freezer: FrozenDateTimeFactory
+) -> None:
+    old = await new_credential(hass, entry)
+    new = await new_credential(hass, entry)  # rotated at t0
+    freezer.tick(timedelta(hours=24) - timedelta(seconds=1))
+    assert await _status(sender, old, "a") == 200  # t0 + 23:59:59: still in the overlap
+    freezer.tick(timedelta(seconds=1))
+    assert await _status(sender, old, "b") == 401  # t0 + 24:00:00: [t0, t0 + 24 h) is over
+    assert await _status(sender, new, "c") == 200
+
+
+async def test_rotating_twice_keeps_each_given_out_secret_for_its_own_24_hours(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender, freezer: FrozenDateTimeFactory
+) -> None:
+    """The secret page promised "the previous secret is still accepted for 24 hours":
+    a second new secret an hour later must not cut off an aggregator still on the first."""
+    a = await new_credential(hass, entry)
+    b = await new_credential(hass, entry)  # t0: a is accepted until t0 + 24 h
+    freezer.tick(timedelta(hours=1))
+    c = await new_credential(hass, entry)  # t0 + 1 h: b until t0 + 25 h
+    for n, secret in enumerate((a, b, c)):
+        assert await _status(sender, secret, f"x{n}") == 200, n
+    freezer.tick(timedelta(hours=23))  # t0 + 24 h
+    assert await _status(sender, a, "a1") == 401
+    assert await _status(sender, b, "b1") == 200
+    freezer.tick(timedelta(hours=1))  # t0 + 25 h
+    assert await _status(sender, b, "b2") == 401
+    assert await _status(sender, c, "c2") == 200
+
+
+async def test_a_restart_within_the_overlap_keeps_the_old_secret_until_it_ends(
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    hass_client_no_auth: Client,
+    freezer: FrozenDateTimeFactory,
+    hass_storage: dict[str, Any],
+) -> None:
+    await _dispatch(entry).async_set_participation(True)
+    old = await new_credential(hass, entry)
+    new = await new_credential(hass, entry)  # t0
+    stored = hass_storage[f"evflex.dispatch.{entry.entry_id}"]["data"]["keys"]
+    assert (stored["current"], stored["previous"]) == (new, old)  # saved at once
+    freezer.tick(timedelta(hours=2))
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    aggregator = Sender(await hass_client_no_auth(), entry)
+    assert await _status(aggregator, old, "a") == 200
+    assert await _status(aggregator, new, "b") == 200
+    # Home Assistant down past the overlap's end: the old one is refused after it.
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    freezer.tick(timedelta(hours=23))  # t0 + 25 h
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert await _status(aggregator, old, "c") == 401
+    assert await _status(aggregator, new, "d") == 200
+
+
+async def test_switching_to_bearer_without_a_token_is_refused_by_the_form(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender
+) -> None:
+    """Saving bearer mode with no token would refuse every request, including those of
+    the aggregator signing with the secret, and leave the owner nothing to give out."""
+    secret = await new_credential(hass, entry)
+    shown = await open_dispatch(hass, entry)
+    result = await hass.config_entries.options.async_configure(
+        shown["flow_id"], form(dispatch_auth="bearer")
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"new_credential": "token_required"}
+    assert entry.options.get("dispatch_auth", "standard_webhooks") == "standard_webhooks"
+    assert await _status(sender, secret, "a") == 200  # still taking requests
+    # Ticking "create" on the same form is the way through.
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form(dispatch_auth="bearer", new_credential=True)
+    )
+    assert result["step_id"] == "dispatch_token"
+
+
+# --- shown once, never in an answer to a stranger ---------------------------------------
+
+
+async def test_the_secret_page_read_again_does_not_show_it_again(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    shown = await open_dispatch(hass, entry)
+    result = await hass.config_entries.options.async_configure(
+        shown["flow_id"], form(new_credential=True)
+    )
+    secret = result["description_placeholders"]["secret"]
+    # What the frontend does when it reloads a flow's page (GET .../flow/<id>): the
+    # step again with no input. The options are saved; the secret is not shown again.
+    again = await hass.config_entries.options.async_configure(result["flow_id"])
+    assert again["type"] is FlowResultType.CREATE_ENTRY
+    assert secret not in json.dumps(again, default=str)
+    assert secret not in json.dumps(dict(entry.options))
+
+
+async def test_answers_before_authentication_carry_no_signature(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender
+) -> None:
+    """An oversized body (413) and the rate limit (429) are answered before the
+    request is authenticated: a stranger must not get a signature made with the
+    secret (it signs the aggregator's requests too), as with a 401."""
+    await new_credential(hass, entry)
+    url = f"/api/webhook/{_dispatch(entry).webhook_id}"
+    resp = await sender.client.post(url, data=b"x" * (MAX_BODY + 1))
+    assert resp.status == 413
+    assert "webhook-signature" not in resp.headers
+    _dispatch(entry).rate = RateLimit(1, 0.001)
+    statuses = []
+    for _ in range(3):
+        resp = await sender.client.post(url, data=b"{}")
+        statuses.append(resp.status)
+        if resp.status == 429:
+            assert "webhook-signature" not in resp.headers
+    assert statuses[-1] == 429
+
+
+# --- the terms through the options flow -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("ten", "expected float"),  # the selector's own rule, naming the field
+        (2_000_000, "Value 2000000.0 is too large"),
+    ],
+)
+async def test_terms_the_selector_refuses_name_the_field(
+    hass: HomeAssistant, entry: MockConfigEntry, value: Any, error: str
+) -> None:
+    result = await open_dispatch(hass, entry)
+    with pytest.raises(InvalidData) as err:
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], form(reward_monthly=value)
+        )
+    assert err.value.schema_errors == {"reward_monthly": error}
+
+
+async def test_a_nan_term_passes_the_selector_and_is_refused_by_name(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    result = await open_dispatch(hass, entry)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], form(reward_per_kwh=float("nan"), reward_per_kw=float("nan"))
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"reward_per_kwh": "not_a_number", "reward_per_kw": "not_a_number"}
+    assert "reward_per_kwh" not in entry.options
+
+
+# --- translations: every step, field, error and placeholder, in both languages -----------
+
+
+def _placeholders(text: str) -> set[str]:
+    return set(re.findall(r"\{(\w+)\}", text))
+
+
+async def test_every_dispatch_step_is_translated_with_its_placeholders(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    results: list[Any] = [await open_dispatch(hass, entry)]  # dispatch_first
+    step = await hass.config_entries.options.async_configure(
+        results[0]["flow_id"], form(new_credential=True)
+    )
+    results.append(step)  # dispatch_secret
+    await hass.config_entries.options.async_configure(step["flow_id"], {})
+    await hass.async_block_till_done()  # the entry reloads with the options
+    results.append(await open_dispatch(hass, entry))  # dispatch
+    step = await hass.config_entries.options.async_configure(
+        results[-1]["flow_id"], form(dispatch_auth="bearer", new_credential=True)
+    )
+    results.append(step)  # dispatch_token
+    await hass.config_entries.options.async_configure(step["flow_id"], {})
+    await hass.async_block_till_done()  # the entry reloads with the options
+    ids = [r["step_id"] for r in results]
+    assert ids == ["dispatch_first", "dispatch_secret", "dispatch", "dispatch_token"]
+    errors = {*RULES.values(), "token_required"}
+    for language in LANGUAGES:
+        strings = json.loads((TRANSLATIONS / f"{language}.json").read_text())["options"]
+        for result in results:
+            text = strings["step"][result["step_id"]]
+            given = set(result["description_placeholders"] or {})
+            assert text["title"], (language, result["step_id"])
+            assert _placeholders(text["description"]) <= given, (language, result["step_id"])
+            fields = {str(k) for k in result["data_schema"].schema}
+            assert set(text.get("data", {})) == fields, (language, result["step_id"])
+            helps = text.get("data_description", {})
+            assert set(helps) <= fields
+            for help_text in helps.values():
+                assert _placeholders(help_text) <= given, (language, result["step_id"])
+        assert errors <= set(strings["error"]), language
+        assert "not_loaded" in strings["abort"], language
+        selector = json.loads((TRANSLATIONS / f"{language}.json").read_text())["selector"]
+        assert set(selector["dispatch_auth"]["options"]) == {"standard_webhooks", "bearer"}
+
+
+# --- the earnings (pure: hand-worked figures) ---------------------------------------------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _report(eid: str, kw: float, kwh: float, start: str = "2026-11-29T10:00:00+00:00") -> Any:
+    return {"event_id": eid, "start": start, "delivered_kw": kw, "delivered_kwh": kwh}
+
+
+def test_events_that_delivered_nothing_earn_nothing_and_two_events_add_up() -> None:
+    terms = Terms(monthly=0, per_kw=10, per_kwh=0.8)
+    earnings = Earnings()
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    # Metered more than the baseline: the report's delivery is negative, the pay 0.
+    assert earnings.credit_event(terms, _report("none", -2.0, -1.0), now, SHANGHAI) == 0.0
+    # 10 x 2 + 0.8 x 1 = 20.8, then 10 x 0.5 + 0.8 x 0.25 = 5.2: 26.0 in November.
+    assert earnings.credit_event(terms, _report("a", 2.0, 1.0), now, SHANGHAI) == 20.8
+    assert earnings.credit_event(terms, _report("b", 0.5, 0.25), now, SHANGHAI) == 5.2
+    assert earnings.this_month(now, SHANGHAI) == pytest.approx(26.0)
+    # The same report again (a second end of the same event) is not paid twice.
+    assert earnings.credit_event(terms, _report("a", 2.0, 1.0), now, SHANGHAI) == 0.0
+    assert earnings.total == pytest.approx(26.0)
+
+
+def test_an_event_across_the_month_boundary_is_paid_in_the_month_it_ended() -> None:
+    terms = Terms(monthly=10, per_kw=0, per_kwh=1)
+    earnings = Earnings()
+    november = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 23:00 in Shanghai
+    assert earnings.credit_month(terms, november, SHANGHAI) == 10
+    # Ended 1 Dec 00:30 in Shanghai (30 Nov 16:30 UTC), 3 kWh delivered: December's.
+    ended = datetime(2026, 11, 30, 16, 30, tzinfo=UTC)
+    assert earnings.credit_event(terms, _report("x", 2, 3), ended, SHANGHAI) == 3
+    assert earnings.this_month(ended, SHANGHAI) == 3  # December's fixed 10 not yet seen
+    assert earnings.credit_month(terms, ended, SHANGHAI) == 10
+    assert (earnings.this_month(ended, SHANGHAI), earnings.total) == (13, 23)
+    # Terms changed within December: its fixed payment is not paid again.
+    assert earnings.credit_month(Terms(monthly=20), ended, SHANGHAI) == 0.0
+
+
+async def test_participation_off_and_on_again_pays_the_month_once(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender, freezer: FrozenDateTimeFactory
+) -> None:
+    await new_credential(hass, entry, reward_monthly=10)
+    dispatch = _dispatch(entry)
+    await dispatch.async_set_participation(True)
+    await dispatch.async_set_participation(False)
+    await dispatch.async_set_participation(True)
+    assert (dispatch.earnings.month_amount, dispatch.earnings.total) == (10, 10)
+    # Off on 29 Nov; the December cycles do not pay December while it is off.
+    await dispatch.async_set_participation(False)
+    freezer.move_to(datetime(2026, 12, 2, 4, 0, tzinfo=UTC))
+    await dispatch.async_tick()
+    assert dispatch.earnings.total == 10
+    assert dispatch.earnings.this_month(datetime.now(UTC), SHANGHAI) == 0.0
+    # Switched on in December: December's 10 (20 in all).
+    await dispatch.async_set_participation(True)
+    assert dispatch.earnings.total == 20
+
+
+# --- the keys' rule, as a property --------------------------------------------------------
+
+
+@given(st.lists(st.integers(min_value=0, max_value=30 * 3600), min_size=1, max_size=7))
+def test_every_replaced_secret_is_valid_until_24_hours_after_its_replacement(
+    gaps_s: list[int],
+) -> None:
+    """Rotations `gaps_s` seconds apart: at any moment a secret is accepted iff it is the
+    current one or was replaced less than 24 h before (and the store keeps that)."""
+    overlap = timedelta(hours=24)
+    t = datetime(2026, 11, 29, tzinfo=UTC)
+    keys = Keys("k0")
+    replaced: dict[str, datetime] = {}
+    for n, gap in enumerate(gaps_s, start=1):
+        t += timedelta(seconds=gap)
+        replaced[keys.current] = t
+        keys = Keys.from_dict(keys.rotated(f"k{n}", t, overlap).to_dict())
+    for probe_h in (0, 1, 12, 23.99, 24, 30, 200):
+        now = t + timedelta(hours=probe_h)
+        expected = {keys.current} | {k for k, at in replaced.items() if now < at + overlap}
+        assert set(keys.valid(now)) == expected
