@@ -342,3 +342,37 @@ def test_every_replaced_secret_is_valid_until_24_hours_after_its_replacement(
         now = t + timedelta(hours=probe_h)
         expected = {keys.current} | {k for k, at in replaced.items() if now < at + overlap}
         assert set(keys.valid(now)) == expected
+
+
+# --- switching the authentication: what the new-token page says ---------------------------
+
+
+async def test_a_token_made_while_switching_to_bearer_works_once_the_page_is_submitted(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender
+) -> None:
+    """The page said "it is already in force": not while the mode switch is unsaved."""
+    secret = await new_credential(hass, entry)
+    shown = await open_dispatch(hass, entry)
+    page = await hass.config_entries.options.async_configure(
+        shown["flow_id"], form(dispatch_auth="bearer", new_credential=True)
+    )
+    token = page["description_placeholders"]["secret"]
+    _unlimited(entry)
+    # Not yet: the mode in force is still Standard Webhooks (the secret still works).
+    status, _, _ = await sender.bearer(price_event("a"), f"Bearer {token}")
+    assert status == 401
+    assert await _status(sender, secret, "b") == 200
+    for language in LANGUAGES:
+        strings = json.loads((TRANSLATIONS / f"{language}.json").read_text())["options"]
+        for step in ("dispatch_secret", "dispatch_token"):
+            text = strings["step"][step]["description"]
+            # The unconditional claim ("already in force;", 它已经生效 + a full-width ";").
+            assert "already in force;" not in text, language
+            assert "\u5b83\u5df2\u7ecf\u751f\u6548\uff1b" not in text, language
+    # Submitted: bearer mode, the token in force, the secret refused.
+    await hass.config_entries.options.async_configure(page["flow_id"], {})
+    await hass.async_block_till_done()
+    _unlimited(entry)
+    status, answer, _ = await sender.bearer(price_event("c"), f"Bearer {token}")
+    assert (status, answer["status"]) == (200, "accepted")
+    assert await _status(sender, secret, "d") == 401
