@@ -25,6 +25,7 @@ from custom_components.evflex.dispatch.auth import Keys
 from custom_components.evflex.dispatch.manager import MAX_BODY, RateLimit
 from custom_components.evflex.dispatch.reward import RULES, Earnings, Terms
 
+from .conftest import advance, setup_entry
 from .test_dispatch_owner import (
     Client,
     Sender,
@@ -376,3 +377,50 @@ async def test_a_token_made_while_switching_to_bearer_works_once_the_page_is_sub
     status, answer, _ = await sender.bearer(price_event("c"), f"Bearer {token}")
     assert (status, answer["status"]) == (200, "accepted")
     assert await _status(sender, secret, "d") == 401
+
+
+# --- an event cancelled part way through a quarter hour ----------------------------------
+
+
+@pytest.fixture
+async def night(hass: HomeAssistant, shanghai: None, freezer: FrozenDateTimeFactory) -> Any:
+    """22:00 in Shanghai, 29 Nov 2026: the valley, the plan charges 11.04 kW from now."""
+    freezer.move_to(datetime(2026, 11, 29, 14, 0, tzinfo=UTC))
+    return await setup_entry(hass)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="dispatch/reports.py measure() counts a quarter hour that had only begun "
+    "when the event was cancelled as if all of it had passed (not this review's file)",
+)
+async def test_an_event_cancelled_early_is_paid_for_the_minutes_that_passed(
+    hass: HomeAssistant,
+    night: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+    hass_client_no_auth: Client,
+) -> None:
+    entry = night
+    secret = await new_credential(hass, entry, reward_per_kwh=0.8)
+    await _dispatch(entry).async_set_participation(True)
+    aggregator = Sender(await hass_client_no_auth(), entry)
+    cap = {
+        "id": "cap",
+        "type": "ev_limit",
+        "start": "2026-11-29T14:00:00Z",
+        "end": "2026-11-29T15:00:00Z",
+        "limit_kw": 4.14,
+    }
+    status, answer = await aggregator.signed(cap, secret)
+    assert status == 200, answer
+    await advance(hass, freezer, 20)  # 14:20 UTC: the plan moved the charging later
+    cancel = {"id": "cap", "cancel": True, "modified": "2026-11-29T14:20:00Z"}
+    status, answer = await aggregator.signed(cancel, secret)
+    assert (status, answer["status"]) == (200, "cancelled")
+    report = _dispatch(entry).log[-1]
+    assert (report["why"], report["metered_kwh"]) == ("cancelled", 0.0)
+    # 20 minutes of the baseline's 11.04 kW passed: 11.04 x 20/60 = 3.68 kWh delivered
+    # (not 2 x 2.76 = 5.52, the whole 14:15 quarter counted after 5 of its minutes),
+    # paid 0.8 x 3.68 = 2.944.
+    assert report["delivered_kwh"] == pytest.approx(3.68)
+    assert report["reward"] == pytest.approx(2.944)
