@@ -654,7 +654,8 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
             description_placeholders={
                 "local_url": urls.get("local", "-"),
                 "cloud_url": urls.get("cloud", "-"),
-                "currency": self.hass.config.currency,
+                # The terms are in the earnings' currency once they have one.
+                "currency": dispatch.earnings.currency or self.hass.config.currency,
             },
         )
 

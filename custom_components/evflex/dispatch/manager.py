@@ -393,13 +393,13 @@ class Dispatch:
 
     def _credit_month(self, now: datetime) -> None:
         if self.participating and self.earnings.credit_month(
-            self.terms(), now, dt_util.get_default_time_zone()
+            self.terms(), now, dt_util.get_default_time_zone(), self.hass.config.currency
         ):
             self._changed()
 
     def _earn(self, report: dict[str, Any], now: datetime) -> None:
         earned = self.earnings.credit_event(
-            self.terms(), report, now, dt_util.get_default_time_zone()
+            self.terms(), report, now, dt_util.get_default_time_zone(), self.hass.config.currency
         )
         report["reward"] = round(earned, 6)
 

@@ -424,3 +424,38 @@ async def test_an_event_cancelled_early_is_paid_for_the_minutes_that_passed(
     # paid 0.8 x 3.68 = 2.944.
     assert report["delivered_kwh"] == pytest.approx(3.68)
     assert report["reward"] == pytest.approx(2.944)
+
+
+# --- the currency when Home Assistant's changes ------------------------------------------
+
+
+async def test_earnings_keep_their_currency_when_home_assistants_changes(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    """10 CNY earned stay 10 CNY: not relabelled 10 EUR at the next reload, and the
+    terms (entered in CNY) are still said to be in CNY."""
+    await new_credential(hass, entry, reward_monthly=10)
+    await _dispatch(entry).async_set_participation(True)
+    await hass.async_block_till_done()
+    await hass.config.async_update(currency="EUR")
+    assert await hass.config_entries.async_reload(entry.entry_id)
+    await hass.async_block_till_done()
+    for key in ("programme_earnings_this_month", "programme_earnings_total"):
+        state = hass.states.get(f"sensor.garage_{key}")
+        assert state is not None
+        assert (state.state, state.attributes["unit_of_measurement"]) == ("10.0", "CNY"), key
+    result = await open_dispatch(hass, entry)
+    assert result["description_placeholders"]["currency"] == "CNY"
+    assert _dispatch(entry).earnings.to_dict()["currency"] == "CNY"  # kept in the store
+
+
+def test_earnings_take_the_currency_of_their_first_figure() -> None:
+    earnings = Earnings()
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    earnings.credit_month(Terms(monthly=0), now, SHANGHAI, currency="CNY")
+    assert earnings.currency == ""  # nothing credited: no currency yet
+    earnings.credit_month(Terms(monthly=10), now, SHANGHAI, currency="CNY")
+    earnings.credit_event(Terms(per_kwh=1), _report("a", 1, 2), now, SHANGHAI, currency="EUR")
+    assert (earnings.currency, earnings.total) == ("CNY", 12)
+    assert Earnings.from_dict(earnings.to_dict()) == earnings
+    assert Earnings.from_dict({**earnings.to_dict(), "currency": 3}).currency == ""
