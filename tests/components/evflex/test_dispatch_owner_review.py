@@ -459,3 +459,23 @@ def test_earnings_take_the_currency_of_their_first_figure() -> None:
     assert (earnings.currency, earnings.total) == ("CNY", 12)
     assert Earnings.from_dict(earnings.to_dict()) == earnings
     assert Earnings.from_dict({**earnings.to_dict(), "currency": 3}).currency == ""
+
+
+# --- what every user can read: the entities' states ---------------------------------------
+
+
+async def test_no_state_carries_the_webhook_url_secret_or_token(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender
+) -> None:
+    """States are readable by every user and kept by the recorder. The webhook URL is
+    not the credential, but whoever has it can keep the rate limit spent (it is counted
+    before authentication) and starve the aggregator: the options step, for admins,
+    shows it; no entity does."""
+    secret = await new_credential(hass, entry)
+    token = await new_credential(hass, entry, mode="bearer")
+    dispatch = _dispatch(entry)
+    status, _, _ = await sender.bearer(price_event("a"), f"Bearer {token}")
+    assert status == 200
+    states = json.dumps([s.as_dict() for s in hass.states.async_all()], default=str)
+    for value in (secret, token, dispatch.webhook_id):
+        assert value not in states
