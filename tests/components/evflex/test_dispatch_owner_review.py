@@ -479,3 +479,24 @@ async def test_no_state_carries_the_webhook_url_secret_or_token(
     states = json.dumps([s.as_dict() for s in hass.states.async_all()], default=str)
     for value in (secret, token, dispatch.webhook_id):
         assert value not in states
+
+
+async def test_earnings_sensors_are_registered_translated_and_primary(
+    hass: HomeAssistant, entry: MockConfigEntry
+) -> None:
+    from homeassistant.helpers import entity_registry as er
+
+    registry = er.async_get(hass)
+    for key, name in (
+        ("dispatch_earnings_month", "programme_earnings_this_month"),
+        ("dispatch_earnings_total", "programme_earnings_total"),
+    ):
+        found = registry.async_get(f"sensor.garage_{name}")
+        assert found is not None, key
+        assert found.unique_id == f"{entry.entry_id}_{key}"
+        assert found.translation_key == key
+        assert found.entity_category is None  # what the owner came for, not a setting
+        assert found.original_device_class == "monetary"
+        for language in LANGUAGES:
+            strings = json.loads((TRANSLATIONS / f"{language}.json").read_text())
+            assert strings["entity"]["sensor"][key]["name"], (language, key)
