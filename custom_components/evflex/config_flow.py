@@ -632,6 +632,13 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
             ):
                 # Saved so, every request would be refused, the signed ones too.
                 errors[NEW_CREDENTIAL] = "token_required"
+            elif (
+                mode == AUTH_STANDARD_WEBHOOKS
+                and dispatch.auth_mode == AUTH_BEARER
+                and AUTH_STANDARD_WEBHOOKS not in dispatch.shown
+                and not user_input.get(NEW_CREDENTIAL)
+            ):  # the secret in force is the one made at set-up: nobody has it
+                errors[NEW_CREDENTIAL] = "secret_required"
             if not errors:
                 self.values |= {
                     CONF_DISPATCH_AUTH: mode,

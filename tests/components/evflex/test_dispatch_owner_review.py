@@ -238,7 +238,7 @@ async def test_every_dispatch_step_is_translated_with_its_placeholders(
     await hass.async_block_till_done()  # the entry reloads with the options
     ids = [r["step_id"] for r in results]
     assert ids == ["dispatch_first", "dispatch_secret", "dispatch", "dispatch_token"]
-    errors = {*RULES.values(), "token_required"}
+    errors = {*RULES.values(), "token_required", "secret_required"}
     for language in LANGUAGES:
         strings = json.loads((TRANSLATIONS / f"{language}.json").read_text())["options"]
         for result in results:
@@ -510,3 +510,30 @@ async def test_a_stranger_cannot_spend_the_aggregators_rate_limit(
     assert statuses == [401] * 20
     status, answer = await sender.signed(price_event("a"), secret)
     assert (status, answer["status"]) == (200, "accepted")
+
+
+async def test_switching_back_to_a_secret_nobody_was_shown_is_refused_by_the_form(
+    hass: HomeAssistant, entry: MockConfigEntry, sender: Sender
+) -> None:
+    """The mirror case: an owner who began with a bearer token switches to Standard
+    Webhooks; the secret in force is the one made at set-up, which nobody has."""
+    token = await new_credential(hass, entry, mode="bearer")
+    shown = await open_dispatch(hass, entry)
+    result = await hass.config_entries.options.async_configure(
+        shown["flow_id"], form(dispatch_auth="standard_webhooks")
+    )
+    assert result["errors"] == {"new_credential": "secret_required"}
+    assert entry.options["dispatch_auth"] == "bearer"
+    _unlimited(entry)
+    status, answer, _ = await sender.bearer(price_event("a"), f"Bearer {token}")
+    assert (status, answer["status"]) == (200, "accepted")
+    # Once a secret has been shown, switching back and forth needs no new one.
+    secret = await new_credential(hass, entry)
+    await new_credential(hass, entry, mode="bearer")
+    result = await open_dispatch(hass, entry)
+    done = await hass.config_entries.options.async_configure(
+        result["flow_id"], form(dispatch_auth="standard_webhooks")
+    )
+    assert done["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert await _status(sender, secret, "b") == 200
