@@ -128,7 +128,7 @@ class RawHighs:
         abs_gap: float = MIP_ABS_GAP,
     ) -> RawResult:
         began = time.perf_counter()
-        lp, col = self.build(p, tie_breaks=tie_breaks)
+        lp, col = self.build(p, tie_breaks=tie_breaks, plain=not tie_breaks)
         built = time.perf_counter()
         highs = self.highs
         highs.clearModel()
@@ -157,7 +157,7 @@ class RawHighs:
             solve_s=done - built,
         )
 
-    def build(self, p: Problem, *, tie_breaks: bool) -> tuple[Any, Columns]:
+    def build(self, p: Problem, *, tie_breaks: bool, plain: bool = False) -> tuple[Any, Columns]:
         """The MILP of `optimizer/model.py`, column by column, row by row.
 
         Columns and rows come in the order Pyomo's standard-form compiler gives
@@ -171,9 +171,15 @@ class RawHighs:
         the price of `unused` only.
 
         PV is curtailed only when the site can neither use nor export it, and the
-        site never imports while it exports or curtails: one binary importing[k]
-        per slot with PV where the export price beats the import price or the
-        import price is negative (plan-v1, and `optimizer.response.flows`).
+        site never imports while it exports or curtails (plan-v1, and
+        `optimizer.response.flows`). As optimizer.model: exports and curtailment
+        bounded by the PV surplus (PV - house), no import where that surplus covers
+        the car's most, and a binary importing[k] only where the surplus is between
+        0 and the car's most and the export price beats the import price or the
+        import price is negative, with big-M coefficients from the surplus. `plain`
+        (the optimum's model) keeps the textbook form instead, independent of
+        those tightenings: PV bounds, a binary in every such slot with PV, big-Ms
+        from the house + car and the PV.
         """
         hs = self.hs
         inf = hs.kHighsInf
@@ -183,7 +189,20 @@ class RawHighs:
         switched = [t for t in can if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
         export_pays = {t for t in range(n) if p.export_price[t] > p.import_price[t] + EPS}
         import_pays = {t for t in range(n) if p.import_price[t] < -EPS}
-        grid = sorted(t for t in export_pays | import_pays if p.pv[t] > EPS)
+        pays = export_pays | import_pays
+        over = [p.pv[t] - p.base[t] for t in range(n)]  # the PV surplus, negative if none
+        car_max = [max(p.ev_max[t], p.floor[t]) for t in range(n)]
+        if plain:
+            grid = sorted(t for t in pays if p.pv[t] > EPS)
+            never_imports: set[int] = set()
+            exportable, curtailable = list(p.pv), list(p.pv)
+            imp_most = [p.base[t] + car_max[t] for t in range(n)]
+        else:
+            grid = sorted(t for t in pays if EPS < over[t] < car_max[t] - EPS)
+            never_imports = {t for t in pays if over[t] > EPS and over[t] >= car_max[t] - EPS}
+            exportable = [max(0.0, x) for x in over]
+            curtailable = list(exportable)
+            imp_most = [car_max[t] - over[t] for t in range(n)]
         free = {t: worthless_pv(p, t) for t in can}
         use = [t for t, kw in free.items() if kw > EPS]
         grid_friendly = p.request.preferences.grid_friendly
@@ -231,8 +250,10 @@ class RawHighs:
             lower[col_p + t] = p.floor[t]
             upper[col_p + t] = p.ev_max[t] if t in is_can else p.floor[t]
             upper[col_imp + t] = inf if p.import_cap[t] == INF else p.import_cap[t]
-            upper[col_exp + t] = min(export_cap, p.pv[t])  # exports only PV
-            upper[col_cut + t] = p.pv[t]
+            if t in never_imports:
+                upper[col_imp + t] = 0.0
+            upper[col_exp + t] = min(export_cap, exportable[t])  # exports only PV
+            upper[col_cut + t] = curtailable[t]
             cost_c[col_imp + t] = h * p.import_price[t]
             cost_c[col_exp + t] = -h * p.export_price[t]
             if not tie_breaks:
@@ -292,22 +313,22 @@ class RawHighs:
                 continue  # already charging: continuing is no new start
             else:
                 row((col_start + k, col_on + k), (-1.0, 1.0), -inf, 0.0)
-        for k, t in enumerate(grid):  # imp <= (base + ev) * importing
-            most = p.base[t] + max(p.ev_max[t], p.floor[t])
-            row((col_imp + t, col_importing + k), (1.0, -most), -inf, 0.0)
+        for k, t in enumerate(grid):  # imp <= most * importing
+            row((col_imp + t, col_importing + k), (1.0, -imp_most[t]), -inf, 0.0)
         for k, t in enumerate(grid):  # no export while importing
             if t in export_pays:
-                row((col_exp + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
+                most = p.pv[t] if plain else min(export_cap, over[t])
+                row((col_exp + t, col_importing + k), (1.0, most), -inf, most)
         for k, t in enumerate(grid):  # no curtailing while importing
             if t in import_pays:
-                row((col_cut + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
+                most = p.pv[t] if plain else over[t]
+                row((col_cut + t, col_importing + k), (1.0, most), -inf, most)
         # Valid inequalities: importing <=> the car takes at least the surplus.
-        tight = [(k, t) for k, t in enumerate(grid) if 0 < p.pv[t] - p.base[t] < p.ev_max[t]]
+        tight = [(k, t) for k, t in enumerate(grid) if 0 < over[t] < p.ev_max[t]]
         for k, t in tight:  # surplus * importing - p <= 0
-            row((col_p + t, col_importing + k), (-1.0, p.pv[t] - p.base[t]), -inf, 0.0)
+            row((col_p + t, col_importing + k), (-1.0, over[t]), -inf, 0.0)
         for k, t in tight:
-            over = p.pv[t] - p.base[t]
-            row((col_p + t, col_importing + k), (1.0, -(p.ev_max[t] - over)), -inf, over)
+            row((col_p + t, col_importing + k), (1.0, -(p.ev_max[t] - over[t])), -inf, over[t])
         stored = [eff * h] * n
         row([*range(col_p, col_p + n), col_unused], [*stored, -1.0], -inf, room)
         if needed > EPS:  # the target, softened by the shortfall

@@ -221,10 +221,34 @@ def build_model(p: Problem, pyo: Any) -> Any:
     T = range(n)
     can = [t for t in T if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
     m.p = pyo.Var(T, bounds=lambda _, t: (p.floor[t], p.ev_max[t] if t in can else p.floor[t]))
-    m.imp = pyo.Var(T, bounds=lambda _, t: (0, None if p.import_cap[t] == INF else p.import_cap[t]))
-    # A site exports at most what its PV makes (the car does not discharge).
-    m.exp = pyo.Var(T, bounds=lambda _, t: (0, min(p.export_cap, p.pv[t])))
-    m.cut = pyo.Var(T, bounds=lambda _, t: (0, p.pv[t]))
+    # Where importing pays more than using or exporting PV, the site would import while
+    # it exports (export price above import price) or curtails (negative import price).
+    # A real site does neither: its PV serves the house, then the car, and only the rest
+    # (the surplus left) is exported or curtailed. So a slot imports only once the car
+    # takes more than the surplus, and exports or curtails only what the car leaves of
+    # it; elsewhere importing to export (or to curtail) at a loss is never chosen.
+    # Every bound below is that surplus, not the PV: in a slot whose house takes all the
+    # PV nothing is exported or curtailed, and in one whose surplus covers the car's
+    # most nothing is imported, with no switch either way. Only a slot in between, where
+    # the surplus is above 0 and below the car's most and the import price is negative
+    # or below the export price, needs its switch `importing`.
+    surplus = [p.pv[t] - p.base[t] for t in T]
+    spare = [max(0.0, x) for x in surplus]
+    car_max = [max(p.ev_max[t], p.floor[t]) for t in T]
+    export_pays = {t for t in T if p.export_price[t] > p.import_price[t] + EPS}
+    import_pays = {t for t in T if p.import_price[t] < -EPS}
+    pays = export_pays | import_pays
+    never_imports = {t for t in pays if surplus[t] > EPS and surplus[t] >= car_max[t] - EPS}
+    switched_grid = sorted(t for t in pays if EPS < surplus[t] < car_max[t] - EPS)
+
+    def import_bounds(_: Any, t: int) -> tuple[float, float | None]:
+        if t in never_imports:
+            return (0.0, 0.0)
+        return (0.0, None if p.import_cap[t] == INF else p.import_cap[t])
+
+    m.imp = pyo.Var(T, bounds=import_bounds)
+    m.exp = pyo.Var(T, bounds=lambda _, t: (0, min(p.export_cap, spare[t])))
+    m.cut = pyo.Var(T, bounds=lambda _, t: (0, spare[t]))
     m.short = pyo.Var(bounds=(0, None))
     m.balance = pyo.Constraint(
         T, rule=lambda m, t: m.imp[t] - m.exp[t] == p.base[t] + m.p[t] - p.pv[t] + m.cut[t]
@@ -247,30 +271,21 @@ def build_model(p: Problem, pyo: Any) -> Any:
 
     m.started = pyo.Constraint(switched, rule=started)
 
-    # Where importing pays more than using or exporting PV, the site would import while
-    # it exports (export price above import price) or curtails (negative import price):
-    # one switch per such slot forbids both, as a real site behaves. Bounds are tight:
-    # a site imports at most what the house and the car draw, exports at most its PV.
-    export_pays = {t for t in T if p.export_price[t] > p.import_price[t] + EPS}
-    import_pays = {t for t in T if p.import_price[t] < -EPS}
-    switched_grid = sorted(t for t in export_pays | import_pays if p.pv[t] > EPS)
     m.importing = pyo.Var(switched_grid, domain=pyo.Binary)
     m.no_imp = pyo.Constraint(
-        switched_grid,
-        rule=lambda m, t: m.imp[t] <= (p.base[t] + max(p.ev_max[t], p.floor[t])) * m.importing[t],
+        switched_grid, rule=lambda m, t: m.imp[t] <= (car_max[t] - surplus[t]) * m.importing[t]
     )
     m.no_exp = pyo.Constraint(
         sorted(export_pays & set(switched_grid)),
-        rule=lambda m, t: m.exp[t] <= p.pv[t] * (1 - m.importing[t]),
+        rule=lambda m, t: m.exp[t] <= min(p.export_cap, surplus[t]) * (1 - m.importing[t]),
     )
     m.no_cut = pyo.Constraint(
         sorted(import_pays & set(switched_grid)),
-        rule=lambda m, t: m.cut[t] <= p.pv[t] * (1 - m.importing[t]),
+        rule=lambda m, t: m.cut[t] <= surplus[t] * (1 - m.importing[t]),
     )
     # Valid inequalities that tighten the relaxation: importing means the car draws at
     # least the PV surplus; exporting (or curtailing) means at most that surplus.
-    surplus = {t: p.pv[t] - p.base[t] for t in switched_grid}
-    tight = [t for t in switched_grid if 0 < surplus[t] < p.ev_max[t]]
+    tight = [t for t in switched_grid if surplus[t] < p.ev_max[t]]
     m.above_surplus = pyo.Constraint(tight, rule=lambda m, t: m.p[t] >= surplus[t] * m.importing[t])
     m.below_surplus = pyo.Constraint(
         tight, rule=lambda m, t: m.p[t] <= surplus[t] + (p.ev_max[t] - surplus[t]) * m.importing[t]
