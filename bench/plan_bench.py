@@ -329,6 +329,17 @@ class RawHighs:
             row((col_p + t, col_importing + k), (-1.0, over[t]), -inf, 0.0)
         for k, t in tight:
             row((col_p + t, col_importing + k), (1.0, -(p.ev_max[t] - over[t])), -inf, over[t])
+        if not plain:  # where the charger switches too: the three-state rows
+            both = [(k, t) for k, t in tight if t in position]
+            for k, t in both:  # importing - on <= 0
+                row((col_importing + k, col_on + position[t]), (1.0, -1.0), -inf, 0.0)
+            for k, t in both:  # min * on + (surplus - min) * importing - p <= 0
+                if over[t] > p.ev_min:
+                    cols_t = (col_on + position[t], col_importing + k, col_p + t)
+                    row(cols_t, (p.ev_min, over[t] - p.ev_min, -1.0), -inf, 0.0)
+            for k, t in both:  # p - surplus * on - (max - surplus) * importing <= 0
+                cols_t = (col_p + t, col_on + position[t], col_importing + k)
+                row(cols_t, (1.0, -over[t], -(p.ev_max[t] - over[t])), -inf, 0.0)
         stored = [eff * h] * n
         row([*range(col_p, col_p + n), col_unused], [*stored, -1.0], -inf, room)
         if needed > EPS:  # the target, softened by the shortfall

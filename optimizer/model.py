@@ -323,6 +323,28 @@ def build_model(p: Problem, pyo: Any) -> Any:
             lin([1.0, -(p.ev_max[t] - surplus[t])], [P[t], importing[t]]) <= surplus[t]
         ),
     )
+    # Where the charger switches too, a slot is in one of three states: off, charging
+    # from the surplus only (between the minimum and the surplus), or importing (from the
+    # surplus up to the maximum). Three more valid rows describe that union more tightly
+    # for the relaxation (the integer plans are the same): importing only while on,
+    # p >= minimum * on + (surplus - minimum) * importing, and
+    # p <= surplus * on + (maximum - surplus) * importing.
+    both = [t for t in tight if t in on]
+    m.import_needs_on = pyo.Constraint(
+        both, rule=lambda _, t: lin([1.0, -1.0], [importing[t], on[t]]) <= 0.0
+    )
+
+    def import_above(_: Any, t: int) -> Any:
+        coefs = [p.ev_min, surplus[t] - p.ev_min, -1.0]
+        return lin(coefs, [on[t], importing[t], P[t]]) <= 0.0
+
+    m.import_above = pyo.Constraint([t for t in both if surplus[t] > p.ev_min], rule=import_above)
+
+    def export_below(_: Any, t: int) -> Any:
+        coefs = [1.0, -surplus[t], -(p.ev_max[t] - surplus[t])]
+        return lin(coefs, [P[t], on[t], importing[t]]) <= 0.0
+
+    m.export_below = pyo.Constraint(both, rule=export_below)
 
     every = [eff * h] * n  # kWh stored per kW of each slot
     # The car stops drawing when full, so the slot that fills it may be planned at the
