@@ -53,6 +53,7 @@ from optimizer.model import (
     SPREAD_WEIGHT,
     START_PENALTY,
     gentle_kw,
+    never_worth_it,
     peak_gap,
     peak_weight,
     price_level,
@@ -185,7 +186,12 @@ class RawHighs:
         inf = hs.kHighsInf
         n, h, eff = p.n, p.hours, p.efficiency
         ref = price_level(p)
-        can = [t for t in range(n) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
+        idle = set() if plain else never_worth_it(p)  # slots no optimal plan charges in
+        can = [
+            t
+            for t in range(n)
+            if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS and t not in idle
+        ]
         switched = [t for t in can if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
         export_pays = {t for t in range(n) if p.export_price[t] > p.import_price[t] + EPS}
         import_pays = {t for t in range(n) if p.import_price[t] < -EPS}

@@ -40,6 +40,7 @@ import contextlib
 import ctypes
 import hashlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -208,6 +209,57 @@ def spread_anchor(p: Problem) -> float:
     return lo + block / 2 + spread_fraction(p) * (hi - lo - block)
 
 
+def never_worth_it(p: Problem) -> set[int]:
+    """Plugged-in slots no optimal plan charges in: their switch is fixed off.
+
+    Only grid-only slots (no PV surplus, nothing forced) are considered, against
+    `cheap` ones: grid-only, plugged in before the deadline, nothing forced, each
+    able to take the charger's most. A plan stores at least the minimum power's kWh
+    in each slot it charges, and an optimal one at most the target from the grid
+    where every grid-only price is above what the tie-breaks are worth per kWh (else
+    the battery's room, plus the one slot allowed past full), so it charges in at
+    most `most` of them. If `cheap` has more than that many slots, any plan charging
+    in slot t leaves one of them idle; moving t's power there keeps every row (same
+    kWh, by the deadline, under the import limit and the peak) and changes the
+    tie-breaks by at most two starts and each per-kWh weight once. Where t's price is
+    above the (most + 1)-th cheapest by more than that is worth per kWh at the minimum
+    power, the move is strictly cheaper, so no optimal plan charges in t. HiGHS would
+    find most of these by reduced costs after its first root solve and then restart;
+    this saves that first round.
+    """
+    if p.ev_min <= EPS:
+        return set()
+    h, ref = p.hours, price_level(p)
+    grid_only = [
+        t
+        for t in range(p.n)
+        if p.ev_max[t] > EPS
+        and p.ev_max[t] >= p.ev_min - EPS
+        and p.floor[t] <= EPS
+        and p.pv[t] <= p.base[t] + EPS
+    ]
+    most_kw = max(p.ev_max)
+    cheap = sorted(
+        p.import_price[t] for t in grid_only if t < p.deadline and p.headroom(t) >= most_kw - EPS
+    )
+    slot_kwh = p.ev_min * p.efficiency * h  # the least a charging slot stores
+    weights = SPREAD_WEIGHT + READY_WEIGHT + EARLY_WEIGHT + CURTAIL_PENALTY
+    margin = 2 * START_PENALTY * ref / slot_kwh + weights * ref + 1e-6  # per kWh
+    if all(p.import_price[t] > margin for t in grid_only):
+        # Grid energy beyond the target costs more than any tie-break it could buy (a
+        # start saved, being ready earlier), so an optimal plan stores at most the
+        # target from the grid (one slot at the least).
+        stored = max(p.target - p.energy0, slot_kwh)
+    else:  # paid to import: a plan may fill the battery
+        room = p.capacity - p.energy0
+        stored = room + max(0.0, (p.target - p.energy0) + slot_kwh - room)
+    most = math.floor(stored / slot_kwh + 1e-9)
+    if len(cheap) <= most:
+        return set()
+    threshold = cheap[most] + margin
+    return {t for t in grid_only if p.import_price[t] > threshold}
+
+
 def worthless_pv(p: Problem, t: int) -> float:
     """kW of PV surplus in slot t that earns nothing whatever the car does."""
     surplus = p.pv[t] - p.base[t]
@@ -229,7 +281,8 @@ def build_model(p: Problem, pyo: Any) -> Any:
     ref = price_level(p)
     m = pyo.ConcreteModel("evflex_charging")
     T = range(n)
-    can = [t for t in T if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
+    idle = never_worth_it(p)
+    can = [t for t in T if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS and t not in idle]
     is_can = set(can)
     m.p = pyo.Var(T, bounds=lambda _, t: (p.floor[t], p.ev_max[t] if t in is_can else p.floor[t]))
     # Where importing pays more than using or exporting PV, the site would import while
