@@ -4,13 +4,14 @@
 
 For every request of the fixed set in `bench.requests`:
 1. times `optimizer.plan(request)` in process, warm (one call first, then N
-   repetitions), and where the time goes (parse + slots, Pyomo model, compile +
-   HiGHS, response);
+   repetitions), in wall and CPU time, and where the time goes (parse + slots,
+   Pyomo model, compile + HiGHS, response);
 2. times the floor: the same MILP (same slot arrays from `optimizer.problem.build`,
    same variables, constraints and objective weights as `optimizer/model.py`)
-   written straight against highspy's own API, model build + solve;
-3. checks optimality: the raw model solved again with the energy cost and the
-   shortfall penalty only (no tie-breaks), MIP gaps 0, and PV curtailed only
+   written straight against highspy's own API, model build + solve; `same_milp`
+   checks, per request, that it is exactly the matrix Pyomo compiles;
+3. checks optimality: the raw model in its textbook form (no tie-breaks, none of
+   optimizer.model's tightenings or fixed switches), MIP gaps 0, PV curtailed only
    when the site can neither use nor export it (plan-v1's cost, as
    `optimizer.response.cost` computes it) gives the true optimum; the plan's
    `summary.cost` must be within 0.5% of it, with the same shortfall;
