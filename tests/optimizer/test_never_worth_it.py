@@ -6,12 +6,17 @@ TOU: 0.617 in slots 0-15 (18:00-22:00) and 48-53 (06:00-07:30), 0.307 in slots 1
 
 from __future__ import annotations
 
-import pytest
+from typing import Any
+from unittest.mock import patch
 
-from optimizer import parse, plan
-from optimizer.model import never_worth_it
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from optimizer import model, parse, plan
+from optimizer.model import MIP_REL_GAP, never_worth_it, peak_gap, solve
 from optimizer.problem import build
 from tests.optimizer.helpers import EARLY, at, iv, request
+from tests.optimizer.test_properties import requests
 
 
 def _idle(**changes: object) -> set[int]:
@@ -63,3 +68,21 @@ def test_pv_and_forced_slots_are_never_fixed() -> None:
     )
     assert idle.isdisjoint({0, 1, 2, 4, 5, 6, 7})
     assert set(range(8, 16)) <= idle
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests())
+def test_fixing_never_changes_the_optimum(req: dict[str, Any]) -> None:
+    # The MILP with the switches fixed off and without: the same optimal objective,
+    # to the MIP gaps HiGHS works to (each solve stops within them of its optimum).
+    # About one random request in five has switches to fix (prices vary by the hour).
+    problem = build(parse(req))
+    if problem.request.mode != "smart" or not never_worth_it(problem):
+        return
+    fixed = solve(problem, 30.0)
+    with patch.object(model, "never_worth_it", lambda _: set()):
+        free = solve(problem, 30.0)
+    assert fixed.optimal
+    assert free.optimal
+    gap = peak_gap(problem) + MIP_REL_GAP * (abs(fixed.objective) + abs(free.objective))
+    assert abs(fixed.objective - free.objective) <= 2 * gap + 1e-7
