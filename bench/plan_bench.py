@@ -128,9 +128,13 @@ class RawHighs:
         rel_gap: float,
         time_limit_s: float,
         abs_gap: float = MIP_ABS_GAP,
+        plain: bool | None = None,
     ) -> RawResult:
+        """Solve the raw model; `plain` (default: without tie-breaks) is its textbook form."""
         began = time.perf_counter()
-        lp, col = self.build(p, tie_breaks=tie_breaks, plain=not tie_breaks)
+        lp, col = self.build(
+            p, tie_breaks=tie_breaks, plain=not tie_breaks if plain is None else plain
+        )
         built = time.perf_counter()
         highs = self.highs
         highs.clearModel()
