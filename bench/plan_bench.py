@@ -4,13 +4,14 @@
 
 For every request of the fixed set in `bench.requests`:
 1. times `optimizer.plan(request)` in process, warm (one call first, then N
-   repetitions), and where the time goes (parse + slots, Pyomo model, compile +
-   HiGHS, response);
+   repetitions), in wall and CPU time, and where the time goes (parse + slots,
+   Pyomo model, compile + HiGHS, response);
 2. times the floor: the same MILP (same slot arrays from `optimizer.problem.build`,
    same variables, constraints and objective weights as `optimizer/model.py`)
-   written straight against highspy's own API, model build + solve;
-3. checks optimality: the raw model solved again with the energy cost and the
-   shortfall penalty only (no tie-breaks), MIP gaps 0, and PV curtailed only
+   written straight against highspy's own API, model build + solve; `same_milp`
+   checks, per request, that it is exactly the matrix Pyomo compiles;
+3. checks optimality: the raw model in its textbook form (no tie-breaks, none of
+   optimizer.model's tightenings or fixed switches), MIP gaps 0, PV curtailed only
    when the site can neither use nor export it (plan-v1's cost, as
    `optimizer.response.cost` computes it) gives the true optimum; the plan's
    `summary.cost` must be within 0.5% of it, with the same shortfall;
@@ -53,6 +54,7 @@ from optimizer.model import (
     SPREAD_WEIGHT,
     START_PENALTY,
     gentle_kw,
+    never_worth_it,
     peak_gap,
     peak_weight,
     price_level,
@@ -101,6 +103,7 @@ class Columns:
     exp: int
     p: int
     short: int
+    names: tuple[str, ...] = ()  # Pyomo's name of each column, in order
 
 
 class RawHighs:
@@ -125,9 +128,13 @@ class RawHighs:
         rel_gap: float,
         time_limit_s: float,
         abs_gap: float = MIP_ABS_GAP,
+        plain: bool | None = None,
     ) -> RawResult:
+        """Solve the raw model; `plain` (default: without tie-breaks) is its textbook form."""
         began = time.perf_counter()
-        lp, col = self.build(p, tie_breaks=tie_breaks)
+        lp, col = self.build(
+            p, tie_breaks=tie_breaks, plain=not tie_breaks if plain is None else plain
+        )
         built = time.perf_counter()
         highs = self.highs
         highs.clearModel()
@@ -156,88 +163,123 @@ class RawHighs:
             solve_s=done - built,
         )
 
-    def build(self, p: Problem, *, tie_breaks: bool) -> tuple[Any, Columns]:
+    def build(self, p: Problem, *, tie_breaks: bool, plain: bool = False) -> tuple[Any, Columns]:
         """The MILP of `optimizer/model.py`, column by column, row by row.
 
         Columns and rows come in the order Pyomo's standard-form compiler gives
         them for optimizer.model (columns as they first appear in the objective,
-        then in the rows), so HiGHS sees the same matrix and does the same work:
-        imp[t], exp[t], short, extra (kWh stored beyond the target), start[k],
-        on[k] (the switched slots), p[t], cut[t], importing[k] (export > import),
-        free[k] (worthless PV taken by the car). Without `tie_breaks` the
-        objective is the energy cost and the shortfall penalty only.
+        then in the rows; `same_milp` checks it), so HiGHS sees the same matrix and
+        does the same work: imp[t], exp[t], short, extra (kWh stored beyond the
+        target), unused (planned beyond a full battery), start[k], peak and late
+        (grid_friendly), on[k] (the switched slots), p[t], cut[t], importing[k]
+        (the grid switches), free[k] (worthless PV taken by the car). Without
+        `tie_breaks` the objective is the energy cost, the shortfall penalty and
+        the price of `unused` only.
 
         PV is curtailed only when the site can neither use nor export it, and the
-        site never imports while it exports or curtails: one binary importing[k]
-        per slot with PV where the export price beats the import price or the
-        import price is negative (plan-v1, and `optimizer.response.flows`).
+        site never imports while it exports or curtails (plan-v1, and
+        `optimizer.response.flows`). As optimizer.model: exports and curtailment
+        bounded by the PV surplus (PV - house), no import where that surplus covers
+        the car's most, and a binary importing[k] only where the surplus is between
+        0 and the car's most and the export price beats the import price or the
+        import price is negative, with big-M coefficients from the surplus. `plain`
+        (the optimum's model) keeps the textbook form instead, independent of
+        those tightenings: PV bounds, a binary in every such slot with PV, big-Ms
+        from the house + car and the PV.
         """
         hs = self.hs
         inf = hs.kHighsInf
         n, h, eff = p.n, p.hours, p.efficiency
         ref = price_level(p)
-        can = {t for t in range(n) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS}
-        switched = [t for t in sorted(can) if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
+        idle = set() if plain else never_worth_it(p)  # slots no optimal plan charges in
+        can = [
+            t
+            for t in range(n)
+            if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS and t not in idle
+        ]
+        switched = [t for t in can if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
         export_pays = {t for t in range(n) if p.export_price[t] > p.import_price[t] + EPS}
         import_pays = {t for t in range(n) if p.import_price[t] < -EPS}
-        grid = sorted(t for t in export_pays | import_pays if p.pv[t] > EPS)
-        free = {t: worthless_pv(p, t) for t in sorted(can)}
+        pays = export_pays | import_pays
+        over = [p.pv[t] - p.base[t] for t in range(n)]  # the PV surplus, negative if none
+        car_max = [max(p.ev_max[t], p.floor[t]) for t in range(n)]
+        if plain:
+            grid = sorted(t for t in pays if p.pv[t] > EPS)
+            never_imports: set[int] = set()
+            exportable, curtailable = list(p.pv), list(p.pv)
+            imp_most = [p.base[t] + car_max[t] for t in range(n)]
+        else:
+            grid = sorted(t for t in pays if EPS < over[t] < car_max[t] - EPS)
+            never_imports = {t for t in pays if over[t] > EPS and over[t] >= car_max[t] - EPS}
+            exportable = [max(0.0, x) for x in over]
+            curtailable = list(exportable)
+            imp_most = [car_max[t] - over[t] for t in range(n)]
+        free = {t: worthless_pv(p, t) for t in can}
         use = [t for t, kw in free.items() if kw > EPS]
-
-        ncol = 0
-
-        def block(size: int) -> int:
-            nonlocal ncol
-            first, ncol = ncol, ncol + size
-            return first
-
-        col_imp, col_exp = block(n), block(n)
-        col_short, col_extra = block(1), block(1)
-        col_start = block(len(switched))
-        grid_friendly = tie_breaks and p.request.preferences.grid_friendly
+        grid_friendly = p.request.preferences.grid_friendly
+        preference = tie_breaks and grid_friendly
         needed = p.target - p.energy0
         ready = ready_slot(p)
-        has_late = grid_friendly and needed > EPS and 0 < ready < p.deadline
-        col_peak = block(1 if grid_friendly else 0)
-        col_late = block(1 if has_late else 0)
-        col_on = block(len(switched))
-        col_p, col_cut = block(n), block(n)
-        col_importing, col_free = block(len(grid)), block(len(use))
-        col_unused = block(1)  # planned beyond a full battery, never drawn
+        has_late = preference and needed > EPS and 0 < ready < p.deadline
+        gentle = gentle_kw(p)
+        surplus = [max(0.0, p.pv[t] - p.base[t]) for t in range(n)]
+        free_slots = [t for t in can if p.floor[t] <= EPS and p.ev_max[t] > surplus[t] + gentle]
+
+        names: list[str] = []
+
+        def block(name: str, keys: Sequence[int] | None) -> int:
+            first = len(names)
+            names.extend([name] if keys is None else [f"{name}[{k}]" for k in keys])
+            return first
+
+        col_imp, col_exp = block("imp", range(n)), block("exp", range(n))
+        col_short, col_extra = block("short", None), block("extra", None)
+        col_unused = block("unused", None)
+        col_start = block("start", switched)
+        col_peak = block("peak", None) if preference else -1
+        col_late = block("late", None) if has_late else -1
+        col_on = block("on", switched)
+        col_p, col_cut = block("p", range(n)), block("cut", range(n))
+        col_importing, col_free = block("importing", grid), block("free", use)
+        ncol = len(names)
 
         cost_c = [0.0] * ncol
         lower = [0.0] * ncol
         upper = [inf] * ncol
         integer = [False] * ncol
         export_cap = inf if p.export_cap == INF else p.export_cap
-        anchor = spread_anchor(p) if grid_friendly else 0.0
-        free_slots = [t for t in sorted(can) if p.floor[t] <= EPS]
-        if grid_friendly:  # the peak EV power over the slots the plan chooses
-            gentle = gentle_kw(p)
+        if preference:  # the peak EV grid power over the slots the plan chooses
             lower[col_peak] = gentle
-            upper[col_peak] = max([p.ev_max[t] for t in free_slots] + [gentle])
+            upper[col_peak] = max([p.ev_max[t] - surplus[t] for t in free_slots] + [gentle])
             cost_c[col_peak] = peak_weight(p)
         if has_late:  # kWh still missing at departure - ready margin
             upper[col_late] = needed
             cost_c[col_late] = READY_WEIGHT * ref
+        anchor = spread_anchor(p) if preference else 0.0
+        is_can = set(can)
         for t in range(n):
             lower[col_p + t] = p.floor[t]
-            upper[col_p + t] = p.ev_max[t] if t in can else p.floor[t]
+            upper[col_p + t] = p.ev_max[t] if t in is_can else p.floor[t]
             upper[col_imp + t] = inf if p.import_cap[t] == INF else p.import_cap[t]
-            upper[col_exp + t] = min(export_cap, p.pv[t])  # exports only PV
-            upper[col_cut + t] = p.pv[t]
+            if t in never_imports:
+                upper[col_imp + t] = 0.0
+            upper[col_exp + t] = min(export_cap, exportable[t])  # exports only PV
+            upper[col_cut + t] = curtailable[t]
             cost_c[col_imp + t] = h * p.import_price[t]
             cost_c[col_exp + t] = -h * p.export_price[t]
-            if grid_friendly:
-                if t in can:
-                    cost_c[col_p + t] = SPREAD_WEIGHT * ref * abs(t + 0.5 - anchor) / n * h
-                cost_c[col_cut + t] = CURTAIL_PENALTY * ref * h
-            elif tie_breaks:
+            if not tie_breaks:
+                continue
+            cost_c[col_cut + t] = CURTAIL_PENALTY * ref * h
+            if not grid_friendly:
                 cost_c[col_p + t] = EARLY_WEIGHT * ref * (t + 1) / n * h
-                cost_c[col_cut + t] = CURTAIL_PENALTY * ref * h
+            elif t in is_can and surplus[t] <= EPS:  # spread: where charging means importing
+                cost_c[col_p + t] = SPREAD_WEIGHT * ref * abs(t + 0.5 - anchor) / n * h
         cost_c[col_short] = 100 * ref / eff + 1.0
         if tie_breaks:
             cost_c[col_extra] = -EXTRA_REWARD * ref
+        room = p.capacity - p.energy0  # the slot that fills the battery, if the target needs it
+        upper[col_unused] = max(0.0, (p.target - p.energy0) + p.ev_min * eff * h - room)
+        cost_c[col_unused] = max(0.0, -min(p.import_price)) / eff + CURTAIL_PENALTY * ref
         for k in range(len(switched)):
             upper[col_on + k] = 1.0
             integer[col_on + k] = True
@@ -271,34 +313,45 @@ class RawHighs:
             row((col_imp + t, col_exp + t, col_p + t, col_cut + t), (1, -1, -1, -1), rhs, rhs)
         for k, t in enumerate(switched):  # p <= max * on
             row((col_p + t, col_on + k), (1.0, -p.ev_max[t]), -inf, 0.0)
-        for k, t in enumerate(switched):  # p >= min * on
-            row((col_p + t, col_on + k), (1.0, -p.ev_min), 0.0, inf)
+        for k, t in enumerate(switched):  # p >= min * on, as Pyomo writes it: min * on - p <= 0
+            row((col_p + t, col_on + k), (-1.0, p.ev_min), -inf, 0.0)
         position = {t: k for k, t in enumerate(switched)}
-        for k, t in enumerate(switched):  # start-ups
+        for k, t in enumerate(switched):  # start-ups: on[t] - on[t - 1] - start[t] <= 0
             before = t - 1
             if before in position:
-                row((col_start + k, col_on + k, col_on + position[before]), (1, -1, 1), 0, inf)
+                row((col_start + k, col_on + k, col_on + position[before]), (-1, 1, -1), -inf, 0)
             elif before >= 0 and p.floor[before] > EPS:
                 continue  # already charging: continuing is no new start
             else:
-                row((col_start + k, col_on + k), (1.0, -1.0), 0.0, inf)
-        for k, t in enumerate(grid):  # imp <= (base + ev) * importing
-            most = p.base[t] + max(p.ev_max[t], p.floor[t])
-            row((col_imp + t, col_importing + k), (1.0, -most), -inf, 0.0)
-        for k, t in enumerate(grid):  # no export (or no curtailing) while importing
+                row((col_start + k, col_on + k), (-1.0, 1.0), -inf, 0.0)
+        for k, t in enumerate(grid):  # imp <= most * importing
+            row((col_imp + t, col_importing + k), (1.0, -imp_most[t]), -inf, 0.0)
+        for k, t in enumerate(grid):  # no export while importing
             if t in export_pays:
-                row((col_exp + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
+                most = p.pv[t] if plain else min(export_cap, over[t])
+                row((col_exp + t, col_importing + k), (1.0, most), -inf, most)
+        for k, t in enumerate(grid):  # no curtailing while importing
             if t in import_pays:
-                row((col_cut + t, col_importing + k), (1.0, p.pv[t]), -inf, p.pv[t])
-        for k, t in enumerate(grid):  # valid inequalities: importing <=> the car takes the surplus
-            surplus = p.pv[t] - p.base[t]
-            if 0 < surplus < p.ev_max[t]:
-                row((col_p + t, col_importing + k), (1.0, -surplus), 0.0, inf)
-                row((col_p + t, col_importing + k), (1.0, -(p.ev_max[t] - surplus)), -inf, surplus)
+                most = p.pv[t] if plain else over[t]
+                row((col_cut + t, col_importing + k), (1.0, most), -inf, most)
+        # Valid inequalities: importing <=> the car takes at least the surplus.
+        tight = [(k, t) for k, t in enumerate(grid) if 0 < over[t] < p.ev_max[t]]
+        for k, t in tight:  # surplus * importing - p <= 0
+            row((col_p + t, col_importing + k), (-1.0, over[t]), -inf, 0.0)
+        for k, t in tight:
+            row((col_p + t, col_importing + k), (1.0, -(p.ev_max[t] - over[t])), -inf, over[t])
+        if not plain:  # where the charger switches too: the three-state rows
+            both = [(k, t) for k, t in tight if t in position]
+            for k, t in both:  # importing - on <= 0
+                row((col_importing + k, col_on + position[t]), (1.0, -1.0), -inf, 0.0)
+            for k, t in both:  # min * on + (surplus - min) * importing - p <= 0
+                if over[t] > p.ev_min:
+                    cols_t = (col_on + position[t], col_importing + k, col_p + t)
+                    row(cols_t, (p.ev_min, over[t] - p.ev_min, -1.0), -inf, 0.0)
+            for k, t in both:  # p - surplus * on - (max - surplus) * importing <= 0
+                cols_t = (col_p + t, col_on + position[t], col_importing + k)
+                row(cols_t, (1.0, -over[t], -(p.ev_max[t] - over[t])), -inf, 0.0)
         stored = [eff * h] * n
-        room = p.capacity - p.energy0  # the slot that fills the battery, if the target needs it
-        upper[col_unused] = max(0.0, (p.target - p.energy0) + p.ev_min * eff * h - room)
-        cost_c[col_unused] = max(0.0, -min(p.import_price)) / eff + CURTAIL_PENALTY * ref
         row([*range(col_p, col_p + n), col_unused], [*stored, -1.0], -inf, room)
         if needed > EPS:  # the target, softened by the shortfall
             cols = [*range(col_p, col_p + p.deadline), col_short]
@@ -311,13 +364,13 @@ class RawHighs:
         row(cols, [1.0, *(-x for x in stored), -1.0], -inf, -max(needed, 0.0))
         cols = [col_extra, *range(col_free, col_free + len(use))]
         row(cols, [1.0, *([-eff * h] * len(use))], -inf, 0.0)
-        if grid_friendly:  # p[t] <= peak, and p[t] <= peak - gentle * (1 - on[t]) if switched
+        if preference:  # p <= peak + surplus, less gentle * (1 - on) where switched
             for t in free_slots:
                 if t in position:
                     cols_t = (col_p + t, col_peak, col_on + position[t])
-                    row(cols_t, (1.0, -1.0, -gentle), -inf, -gentle)
+                    row(cols_t, (1.0, -1.0, -gentle), -inf, surplus[t] - gentle)
                 else:
-                    row((col_p + t, col_peak), (1.0, -1.0), -inf, 0.0)
+                    row((col_p + t, col_peak), (1.0, -1.0), -inf, surplus[t])
         if has_late:  # stored by the ready slot + late >= needed
             row([*range(col_p, col_p + ready), col_late], [*stored[:ready], 1.0], needed, inf)
 
@@ -337,7 +390,80 @@ class RawHighs:
         lp.a_matrix_.value_ = np.asarray(value, dtype=np.float64)
         kinds = hs.HighsVarType
         lp.integrality_ = [kinds.kInteger if i else kinds.kContinuous for i in integer]
-        return lp, Columns(imp=col_imp, exp=col_exp, p=col_p, short=col_short)
+        return lp, Columns(imp=col_imp, exp=col_exp, p=col_p, short=col_short, names=tuple(names))
+
+
+def same_milp(p: Problem, raw: RawHighs) -> str | None:
+    """None if the raw model of `p` is exactly `optimizer.model`'s MILP as Pyomo compiles
+    it (columns in the same order, same costs, bounds, integrality, rows in the same
+    order with the same coefficients and bounds, to 1e-9), else the first difference."""
+    import numpy as np
+    import pyomo.environ as pyo
+
+    from optimizer.model import _compiler, build_model
+
+    model = build_model(p, pyo)  # kept: its variables' names need it
+    form = _compiler().write(model, mixed_form=True)
+    lp, col = raw.build(p, tie_breaks=True)
+    names = [v.name for v in form.columns]
+    if names != list(col.names):
+        extra = sorted(set(col.names) - set(names))[:3]
+        missing = sorted(set(names) - set(col.names))[:3]
+        return f"columns differ (raw only {extra}, model only {missing}, or their order)"
+    inf = raw.hs.kHighsInf
+
+    def bound(x: float | None, default: float) -> float:
+        return default if x is None else float(x)
+
+    lower = [bound(v.lb, -inf) for v in form.columns]
+    upper = [bound(v.ub, inf) for v in form.columns]
+    cost = np.asarray(form.c.todense()).ravel()
+    integer = [v.is_integer() or v.is_binary() for v in form.columns]
+    raw_integer = [kind == raw.hs.HighsVarType.kInteger for kind in lp.integrality_]
+    for label, ours, theirs in (
+        ("cost", cost, lp.col_cost_),
+        ("lower bound", lower, lp.col_lower_),
+        ("upper bound", upper, lp.col_upper_),
+    ):
+        for i, (a, b) in enumerate(zip(ours, theirs, strict=True)):
+            if not _close(float(a), float(b)):
+                return f"{label} of {names[i]}: model {a!r}, raw {b!r}"
+    if integer != raw_integer:
+        return "integrality differs"
+    if len(form.rows) != lp.num_row_:
+        return f"{len(form.rows)} rows in the model, {lp.num_row_} in the raw one"
+    a_rows = form.A.tocsr()
+    starts, index, value = lp.a_matrix_.start_, lp.a_matrix_.index_, lp.a_matrix_.value_
+    for i, (con, sense) in enumerate(form.rows):
+        lo = -inf if sense > 0 else float(form.rhs[i])  # mixed form: 1 <=, -1 >=, 0 ==
+        hi = inf if sense < 0 else float(form.rhs[i])
+        ours_row = {
+            int(j): float(x)
+            for j, x in zip(
+                a_rows.indices[a_rows.indptr[i] : a_rows.indptr[i + 1]],
+                a_rows.data[a_rows.indptr[i] : a_rows.indptr[i + 1]],
+                strict=True,
+            )
+            if x != 0
+        }
+        first, last = starts[i], starts[i + 1]
+        theirs_row = {
+            int(j): float(x)
+            for j, x in zip(index[first:last], value[first:last], strict=True)
+            if x != 0
+        }
+        raw_lo, raw_hi = float(lp.row_lower_[i]), float(lp.row_upper_[i])
+        if not (_close(lo, raw_lo) and _close(hi, raw_hi)):
+            return f"row {i} ({con.name}): bounds [{lo}, {hi}] vs [{raw_lo}, {raw_hi}]"
+        if ours_row.keys() != theirs_row.keys() or not all(
+            _close(x, theirs_row[j]) for j, x in ours_row.items()
+        ):
+            return f"row {i} ({con.name}): coefficients differ"
+    return None
+
+
+def _close(a: float, b: float) -> bool:
+    return a == b or abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
 
 
 @contextlib.contextmanager
@@ -436,14 +562,22 @@ def plan_breaches(p: Problem, power: list[float]) -> list[str]:
 # --- timing --------------------------------------------------------------------
 
 
-def timed(fn: Callable[[], Any], reps: int) -> tuple[list[float], Any]:
-    """Call once to warm up, then `reps` times; the times in ms and the last result."""
+def timed(
+    fn: Callable[[], Any], reps: int, cpu: list[float] | None = None
+) -> tuple[list[float], Any]:
+    """Call once to warm up, then `reps` times; the times in ms and the last result.
+
+    `cpu`, if given, receives each call's CPU time in ms (this process, every thread:
+    HiGHS's workers included), a figure that other people's load moves far less than
+    the wall time."""
     result = fn()
     times = []
     for _ in range(reps):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         result = fn()
         times.append(1000 * (time.perf_counter() - began))
+        if cpu is not None:
+            cpu.append(1000 * (time.process_time() - began_cpu))
     return times, result
 
 
@@ -496,7 +630,9 @@ def bench_case(
 ) -> tuple[Json, list[float], list[float], list[float]]:
     problem = build(parse(case.request))
     p = problem
-    plan_times, response = timed(lambda: plan(case.request), reps)
+    plan_cpu: list[float] = []
+    raw_cpu: list[float] = []
+    plan_times, response = timed(lambda: plan(case.request), reps, plan_cpu)
     limit = p.request.solver_time_limit_s
     raw_rounds: list[RawResult] = []
 
@@ -507,7 +643,7 @@ def bench_case(
         raw_rounds.append(result)
         return result
 
-    raw_times, raw_result = timed(raw_full, reps)
+    raw_times, raw_result = timed(raw_full, reps, raw_cpu)
     timed_rounds = raw_rounds[1:]
     steps = breakdown(case, reps)
 
@@ -541,12 +677,15 @@ def bench_case(
         "solver": summary["solver"],
         "plan_ms": statistics.median(plan_times),
         "raw_ms": statistics.median(raw_times),
+        "plan_cpu": plan_cpu,
+        "raw_cpu": raw_cpu,
         "raw_build_ms": statistics.median(1000 * r.build_s for r in timed_rounds),
         "raw_solve_ms": statistics.median(1000 * r.solve_s for r in timed_rounds),
         "raw_status": raw_result.status,
         "steps_ms": steps,
         "model_objective": model_objective,
         "raw_objective": raw_result.objective,
+        "same_milp": same_milp(p, raw),  # None: the floor is optimizer.model's MILP
         "optimality": summary["optimality"],
         "cost": plan_cost,
         "peak_kw": max(power, default=0.0),
@@ -633,6 +772,8 @@ def run(quick: bool, reps: int) -> Json:
         all_early.extend(early_times)
 
     plan_median = statistics.median(all_plan)
+    plan_cpu = [x for r in rows for x in r.pop("plan_cpu")]
+    raw_cpu = [x for r in rows for x in r.pop("raw_cpu")]
     raw_median = statistics.median(all_raw)
     exceeding = [r["name"] for r in rows if r["gap"] > TARGET_GAP or r["opt_status"] != "Optimal"]
     short_mismatch = [r["name"] for r in rows if not r["shortfall_equal"]]
@@ -661,6 +802,12 @@ def run(quick: bool, reps: int) -> Json:
             "early_median_ms": statistics.median(all_early),
             "early_p95_ms": p95(all_early),
             "cold_cli_ms": cold_cli_ms(cases[0].request),
+            "plan_cpu_median_ms": statistics.median(plan_cpu),
+            "plan_cpu_p95_ms": p95(plan_cpu),
+            "raw_cpu_median_ms": statistics.median(raw_cpu),
+            "raw_cpu_p95_ms": p95(raw_cpu),
+            "cpu_ratio": statistics.median(plan_cpu) / statistics.median(raw_cpu),
+            "load_1min": os.getloadavg()[0],
         },
         "preference": preference_cost(rows),
         "optimality": {
@@ -821,6 +968,13 @@ def report(result: Json) -> None:
         f"[{_ok(targets['p95'])}] target < {TARGET_P95_MS:g} ms"
     )
     print(
+        f"the same in CPU time (this process, HiGHS's threads included): median "
+        f"{t['plan_cpu_median_ms']:.1f} ms vs raw {t['raw_cpu_median_ms']:.1f} ms (ratio "
+        f"{t['cpu_ratio']:.2f}x), p95 {t['plan_cpu_p95_ms']:.1f} ms vs raw "
+        f"{t['raw_cpu_p95_ms']:.1f} ms; load average at the end {t['load_1min']:.1f} "
+        f"on {m['nproc']} CPUs"
+    )
+    print(
         f"optimality, max gap:                       {100 * o['max_gap']:8.3f} %    "
         f"[{_ok(targets['optimality'])}] target: every plan within {100 * TARGET_GAP:g}% "
         "of the optimum, same shortfall"
@@ -848,6 +1002,13 @@ def report(result: Json) -> None:
         for r in rows
         if r["model_objective"] is not None
     ]
+    differ = [(r["name"], r["same_milp"]) for r in rows if r["same_milp"] is not None]
+    print(
+        f"raw model vs optimizer.model: the same MILP (matrix, bounds, costs, order) in "
+        f"{len(rows) - len(differ)} of {len(rows)} requests"
+    )
+    for name, text in differ:
+        print(f"  {name}: {text}")
     if objective_gaps:
         print(
             "raw model vs optimizer.model, objective at the optimum: max relative difference "

@@ -40,6 +40,7 @@ import contextlib
 import ctypes
 import hashlib
 import logging
+import math
 import os
 import sys
 import threading
@@ -175,8 +176,9 @@ def ready_slot(p: Problem) -> int:
     departure = p.request.vehicle.departure
     if departure is None:
         return p.deadline
-    ready = departure - timedelta(minutes=p.request.preferences.ready_margin_minutes)
-    return min(p.deadline, sum(1 for s in p.starts if s + p.request.slot <= ready))
+    latest = departure - timedelta(minutes=p.request.preferences.ready_margin_minutes)
+    latest -= p.request.slot  # the last slot that ends by then starts here
+    return min(p.deadline, sum(1 for s in p.starts if s <= latest))
 
 
 def spread_fraction(p: Problem) -> float:
@@ -207,6 +209,57 @@ def spread_anchor(p: Problem) -> float:
     return lo + block / 2 + spread_fraction(p) * (hi - lo - block)
 
 
+def never_worth_it(p: Problem) -> set[int]:
+    """Plugged-in slots no optimal plan charges in: their switch is fixed off.
+
+    Only grid-only slots (no PV surplus, nothing forced) are considered, against
+    `cheap` ones: grid-only, plugged in before the deadline, nothing forced, each
+    able to take the charger's most. A plan stores at least the minimum power's kWh
+    in each slot it charges, and an optimal one at most the target from the grid
+    where every grid-only price is above what the tie-breaks are worth per kWh (else
+    the battery's room, plus the one slot allowed past full), so it charges in at
+    most `most` of them. If `cheap` has more than that many slots, any plan charging
+    in slot t leaves one of them idle; moving t's power there keeps every row (same
+    kWh, by the deadline, under the import limit and the peak) and changes the
+    tie-breaks by at most two starts and each per-kWh weight once. Where t's price is
+    above the (most + 1)-th cheapest by more than that is worth per kWh at the minimum
+    power, the move is strictly cheaper, so no optimal plan charges in t. HiGHS would
+    find most of these by reduced costs after its first root solve and then restart;
+    this saves that first round.
+    """
+    if p.ev_min <= EPS:
+        return set()
+    h, ref = p.hours, price_level(p)
+    grid_only = [
+        t
+        for t in range(p.n)
+        if p.ev_max[t] > EPS
+        and p.ev_max[t] >= p.ev_min - EPS
+        and p.floor[t] <= EPS
+        and p.pv[t] <= p.base[t] + EPS
+    ]
+    most_kw = max(p.ev_max)
+    cheap = sorted(
+        p.import_price[t] for t in grid_only if t < p.deadline and p.headroom(t) >= most_kw - EPS
+    )
+    slot_kwh = p.ev_min * p.efficiency * h  # the least a charging slot stores
+    weights = SPREAD_WEIGHT + READY_WEIGHT + EARLY_WEIGHT + CURTAIL_PENALTY
+    margin = 2 * START_PENALTY * ref / slot_kwh + weights * ref + 1e-6  # per kWh
+    if all(p.import_price[t] > margin for t in grid_only):
+        # Grid energy beyond the target costs more than any tie-break it could buy (a
+        # start saved, being ready earlier), so an optimal plan stores at most the
+        # target from the grid (one slot at the least).
+        stored = max(p.target - p.energy0, slot_kwh)
+    else:  # paid to import: a plan may fill the battery
+        room = p.capacity - p.energy0
+        stored = room + max(0.0, (p.target - p.energy0) + slot_kwh - room)
+    most = math.floor(stored / slot_kwh + 1e-9)
+    if len(cheap) <= most:
+        return set()
+    threshold = cheap[most] + margin
+    return {t for t in grid_only if p.import_price[t] > threshold}
+
+
 def worthless_pv(p: Problem, t: int) -> float:
     """kW of PV surplus in slot t that earns nothing whatever the car does."""
     surplus = p.pv[t] - p.base[t]
@@ -215,68 +268,138 @@ def worthless_pv(p: Problem, t: int) -> float:
 
 
 def build_model(p: Problem, pyo: Any) -> Any:
+    """The MILP in Pyomo. Rows and the objective are written as linear expressions from
+    coefficient lists (`lin`) over variables indexed once, rather than grown term by
+    term with Pyomo's operators: the same model, built and compiled in about two thirds
+    of the CPU time (bench/plan_bench.py's `same_milp` checks the matrix HiGHS gets)."""
+    from pyomo.core.expr.numeric_expr import LinearExpression
+
+    def lin(coefs: list[float], variables: list[Any], constant: float = 0.0) -> Any:
+        return LinearExpression(constant=constant, linear_coefs=coefs, linear_vars=variables)
+
     n, h, eff = p.n, p.hours, p.efficiency
     ref = price_level(p)
     m = pyo.ConcreteModel("evflex_charging")
     T = range(n)
-    can = [t for t in T if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
-    m.p = pyo.Var(T, bounds=lambda _, t: (p.floor[t], p.ev_max[t] if t in can else p.floor[t]))
-    m.imp = pyo.Var(T, bounds=lambda _, t: (0, None if p.import_cap[t] == INF else p.import_cap[t]))
-    # A site exports at most what its PV makes (the car does not discharge).
-    m.exp = pyo.Var(T, bounds=lambda _, t: (0, min(p.export_cap, p.pv[t])))
-    m.cut = pyo.Var(T, bounds=lambda _, t: (0, p.pv[t]))
+    idle = never_worth_it(p)
+    can = [t for t in T if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS and t not in idle]
+    is_can = set(can)
+    m.p = pyo.Var(T, bounds=lambda _, t: (p.floor[t], p.ev_max[t] if t in is_can else p.floor[t]))
+    # Where importing pays more than using or exporting PV, the site would import while
+    # it exports (export price above import price) or curtails (negative import price).
+    # A real site does neither: its PV serves the house, then the car, and only the rest
+    # (the surplus left) is exported or curtailed. So a slot imports only once the car
+    # takes more than the surplus, and exports or curtails only what the car leaves of
+    # it; elsewhere importing to export (or to curtail) at a loss is never chosen.
+    # Every bound below is that surplus, not the PV: in a slot whose house takes all the
+    # PV nothing is exported or curtailed, and in one whose surplus covers the car's
+    # most nothing is imported, with no switch either way. Only a slot in between, where
+    # the surplus is above 0 and below the car's most and the import price is negative
+    # or below the export price, needs its switch `importing`.
+    surplus = [p.pv[t] - p.base[t] for t in T]
+    spare = [max(0.0, x) for x in surplus]
+    car_max = [max(p.ev_max[t], p.floor[t]) for t in T]
+    export_pays = {t for t in T if p.export_price[t] > p.import_price[t] + EPS}
+    import_pays = {t for t in T if p.import_price[t] < -EPS}
+    pays = export_pays | import_pays
+    never_imports = {t for t in pays if surplus[t] > EPS and surplus[t] >= car_max[t] - EPS}
+    switched_grid = sorted(t for t in pays if EPS < surplus[t] < car_max[t] - EPS)
+
+    def import_bounds(_: Any, t: int) -> tuple[float, float | None]:
+        if t in never_imports:
+            return (0.0, 0.0)
+        return (0.0, None if p.import_cap[t] == INF else p.import_cap[t])
+
+    m.imp = pyo.Var(T, bounds=import_bounds)
+    m.exp = pyo.Var(T, bounds=lambda _, t: (0, min(p.export_cap, spare[t])))
+    m.cut = pyo.Var(T, bounds=lambda _, t: (0, spare[t]))
     m.short = pyo.Var(bounds=(0, None))
-    m.balance = pyo.Constraint(
-        T, rule=lambda m, t: m.imp[t] - m.exp[t] == p.base[t] + m.p[t] - p.pv[t] + m.cut[t]
+    P, imp, exp, cut = (
+        list(m.p.values()),
+        list(m.imp.values()),
+        list(m.exp.values()),
+        list(m.cut.values()),
+    )
+    m.balance = pyo.Constraint(  # imp - exp = base + p - pv + cut
+        T,
+        rule=lambda _, t: (
+            lin([1.0, -1.0, -1.0, -1.0], [imp[t], exp[t], P[t], cut[t]]) == p.base[t] - p.pv[t]
+        ),
     )
 
     switched = [t for t in can if p.ev_min > EPS and p.floor[t] < p.ev_min - EPS]
     m.on = pyo.Var(switched, domain=pyo.Binary)
     m.start = pyo.Var(switched, bounds=(0, 1))
-    m.p_max = pyo.Constraint(switched, rule=lambda m, t: m.p[t] <= p.ev_max[t] * m.on[t])
-    m.p_min = pyo.Constraint(switched, rule=lambda m, t: m.p[t] >= p.ev_min * m.on[t])
-    is_switched = set(switched)
+    on, start = dict(m.on.items()), dict(m.start.items())
+    m.p_max = pyo.Constraint(  # p <= max * on
+        switched, rule=lambda _, t: lin([1.0, -p.ev_max[t]], [P[t], on[t]]) <= 0.0
+    )
+    m.p_min = pyo.Constraint(  # p >= min * on
+        switched, rule=lambda _, t: lin([p.ev_min, -1.0], [on[t], P[t]]) <= 0.0
+    )
 
-    def started(m: Any, t: int) -> Any:
+    def started(_: Any, t: int) -> Any:  # start[t] >= on[t] - on[t - 1]
         before = t - 1
-        if before in is_switched:
-            return m.start[t] >= m.on[t] - m.on[before]
+        if before in on:
+            return lin([1.0, -1.0, -1.0], [on[t], on[before], start[t]]) <= 0.0
         if before >= 0 and p.floor[before] > EPS:
             return pyo.Constraint.Skip  # already charging: continuing is no new start
-        return m.start[t] >= m.on[t]
+        return lin([1.0, -1.0], [on[t], start[t]]) <= 0.0
 
     m.started = pyo.Constraint(switched, rule=started)
 
-    # Where importing pays more than using or exporting PV, the site would import while
-    # it exports (export price above import price) or curtails (negative import price):
-    # one switch per such slot forbids both, as a real site behaves. Bounds are tight:
-    # a site imports at most what the house and the car draw, exports at most its PV.
-    export_pays = {t for t in T if p.export_price[t] > p.import_price[t] + EPS}
-    import_pays = {t for t in T if p.import_price[t] < -EPS}
-    switched_grid = sorted(t for t in export_pays | import_pays if p.pv[t] > EPS)
     m.importing = pyo.Var(switched_grid, domain=pyo.Binary)
-    m.no_imp = pyo.Constraint(
+    importing = dict(m.importing.items())
+    m.no_imp = pyo.Constraint(  # imp <= (car's most - surplus) * importing
         switched_grid,
-        rule=lambda m, t: m.imp[t] <= (p.base[t] + max(p.ev_max[t], p.floor[t])) * m.importing[t],
+        rule=lambda _, t: lin([1.0, -(car_max[t] - surplus[t])], [imp[t], importing[t]]) <= 0.0,
     )
-    m.no_exp = pyo.Constraint(
-        sorted(export_pays & set(switched_grid)),
-        rule=lambda m, t: m.exp[t] <= p.pv[t] * (1 - m.importing[t]),
-    )
-    m.no_cut = pyo.Constraint(
+
+    def no_exp(_: Any, t: int) -> Any:  # exp <= min(export limit, surplus) * (1 - importing)
+        most = min(p.export_cap, surplus[t])
+        return lin([1.0, most], [exp[t], importing[t]]) <= most
+
+    m.no_exp = pyo.Constraint(sorted(export_pays & set(switched_grid)), rule=no_exp)
+    m.no_cut = pyo.Constraint(  # cut <= surplus * (1 - importing)
         sorted(import_pays & set(switched_grid)),
-        rule=lambda m, t: m.cut[t] <= p.pv[t] * (1 - m.importing[t]),
+        rule=lambda _, t: lin([1.0, surplus[t]], [cut[t], importing[t]]) <= surplus[t],
     )
     # Valid inequalities that tighten the relaxation: importing means the car draws at
     # least the PV surplus; exporting (or curtailing) means at most that surplus.
-    surplus = {t: p.pv[t] - p.base[t] for t in switched_grid}
-    tight = [t for t in switched_grid if 0 < surplus[t] < p.ev_max[t]]
-    m.above_surplus = pyo.Constraint(tight, rule=lambda m, t: m.p[t] >= surplus[t] * m.importing[t])
-    m.below_surplus = pyo.Constraint(
-        tight, rule=lambda m, t: m.p[t] <= surplus[t] + (p.ev_max[t] - surplus[t]) * m.importing[t]
+    tight = [t for t in switched_grid if surplus[t] < p.ev_max[t]]
+    m.above_surplus = pyo.Constraint(  # p >= surplus * importing
+        tight, rule=lambda _, t: lin([surplus[t], -1.0], [importing[t], P[t]]) <= 0.0
+    )
+    m.below_surplus = pyo.Constraint(  # p <= surplus + (max - surplus) * importing
+        tight,
+        rule=lambda _, t: (
+            lin([1.0, -(p.ev_max[t] - surplus[t])], [P[t], importing[t]]) <= surplus[t]
+        ),
+    )
+    # Where the charger switches too, a slot is in one of three states: off, charging
+    # from the surplus only (between the minimum and the surplus), or importing (from the
+    # surplus up to the maximum). Three more valid rows describe that union more tightly
+    # for the relaxation (the integer plans are the same): importing only while on,
+    # p >= minimum * on + (surplus - minimum) * importing, and
+    # p <= surplus * on + (maximum - surplus) * importing.
+    both = [t for t in tight if t in on]
+    m.import_needs_on = pyo.Constraint(
+        both, rule=lambda _, t: lin([1.0, -1.0], [importing[t], on[t]]) <= 0.0
     )
 
-    stored = sum(m.p[t] for t in T) * (eff * h)
+    def import_above(_: Any, t: int) -> Any:
+        coefs = [p.ev_min, surplus[t] - p.ev_min, -1.0]
+        return lin(coefs, [on[t], importing[t], P[t]]) <= 0.0
+
+    m.import_above = pyo.Constraint([t for t in both if surplus[t] > p.ev_min], rule=import_above)
+
+    def export_below(_: Any, t: int) -> Any:
+        coefs = [1.0, -surplus[t], -(p.ev_max[t] - surplus[t])]
+        return lin(coefs, [P[t], on[t], importing[t]]) <= 0.0
+
+    m.export_below = pyo.Constraint(both, rule=export_below)
+
+    every = [eff * h] * n  # kWh stored per kW of each slot
     # The car stops drawing when full, so the slot that fills it may be planned at the
     # charger's minimum although only part of it fits (the response clips that slot).
     # Allowed only where the target needs it: a target within one minimum-power slot of
@@ -286,45 +409,68 @@ def build_model(p: Problem, pyo: Any) -> Any:
     room = p.capacity - p.energy0
     overshoot = max(0.0, (p.target - p.energy0) + p.ev_min * eff * h - room)
     m.unused = pyo.Var(bounds=(0, overshoot))
-    m.full = pyo.Constraint(expr=stored - m.unused <= room)
+    m.full = pyo.Constraint(expr=lin([*every, -1.0], [*P, m.unused]) <= room)
     unused_price = max(0.0, -min(p.import_price)) / eff + CURTAIL_PENALTY * ref
-    by_deadline = sum(m.p[t] for t in range(p.deadline)) * (eff * h)
     needed = p.target - p.energy0
-    if needed > EPS:
-        m.target = pyo.Constraint(expr=by_deadline + m.short >= needed)
+    if needed > EPS:  # stored by the deadline + short >= needed
+        m.target = pyo.Constraint(
+            expr=lin([*every[: p.deadline], 1.0], [*P[: p.deadline], m.short]) >= needed
+        )
     # Beyond the target the car may only take PV that is worth nothing: surplus that
     # could not be exported (above the export limit) or would be exported at a price <= 0.
     free = {t: worthless_pv(p, t) for t in can}
     use = [t for t, kw in free.items() if kw > EPS]
     m.free = pyo.Var(use, bounds=lambda _, t: (0, free[t]))
-    m.free_is_charged = pyo.Constraint(use, rule=lambda m, t: m.free[t] <= m.p[t])
-    m.extra = pyo.Var(bounds=(0, None))  # kWh stored beyond the target, all of it free
-    m.beyond = pyo.Constraint(expr=m.extra <= stored + m.short - max(needed, 0.0))
-    m.extra_is_free = pyo.Constraint(expr=m.extra <= sum(m.free[t] for t in use) * (eff * h))
-
-    shortfall_penalty = 100 * ref / eff + 1.0
-    m.cost = pyo.Objective(
-        expr=sum(h * (p.import_price[t] * m.imp[t] - p.export_price[t] * m.exp[t]) for t in T)
-        + shortfall_penalty * m.short
-        - EXTRA_REWARD * ref * m.extra
-        + unused_price * m.unused
-        + START_PENALTY * ref * sum(m.start[t] for t in switched)
-        + _preference(p, m, pyo, can, switched, needed)
-        + sum(CURTAIL_PENALTY * ref * h * m.cut[t] for t in T),
-        sense=pyo.minimize,
+    free_kw = list(m.free.values())
+    m.free_is_charged = pyo.Constraint(  # free <= p
+        use, rule=lambda _, t: lin([1.0, -1.0], [m.free[t], P[t]]) <= 0.0
     )
+    m.extra = pyo.Var(bounds=(0, None))  # kWh stored beyond the target, all of it free
+    m.beyond = pyo.Constraint(  # extra <= stored + short - needed
+        expr=lin([1.0, *(-x for x in every), -1.0], [m.extra, *P, m.short]) <= -max(needed, 0.0)
+    )
+    m.extra_is_free = pyo.Constraint(  # extra <= stored free PV
+        expr=lin([1.0, *([-eff * h] * len(use))], [m.extra, *free_kw]) <= 0.0
+    )
+
+    # The objective, its variables in the order HiGHS has always been given them.
+    coefs: list[float] = []
+    variables: list[Any] = []
+    for t in T:
+        coefs += [h * p.import_price[t], -h * p.export_price[t]]
+        variables += [imp[t], exp[t]]
+    coefs += [100 * ref / eff + 1.0, -EXTRA_REWARD * ref, unused_price]  # shortfall first
+    variables += [m.short, m.extra, m.unused]
+    coefs += [START_PENALTY * ref] * len(switched)
+    variables += [start[t] for t in switched]
+    _preference(p, m, pyo, lin, can, switched, needed, coefs, variables)
+    coefs += [CURTAIL_PENALTY * ref * h] * n
+    variables += cut
+    m.cost = pyo.Objective(expr=lin(coefs, variables), sense=pyo.minimize)
     return m
 
 
 def _preference(
-    p: Problem, m: Any, pyo: Any, can: list[int], switched: list[int], needed: float
-) -> Any:
-    """The objective terms of the owner's preference among plans of equal cost."""
+    p: Problem,
+    m: Any,
+    pyo: Any,
+    lin: Any,
+    can: list[int],
+    switched: list[int],
+    needed: float,
+    coefs: list[float],
+    variables: list[Any],
+) -> None:
+    """The owner's preference among plans of equal cost: its variables and rows, and
+    its objective terms appended to `coefs` and `variables`."""
     n, h, eff, ref = p.n, p.hours, p.efficiency, price_level(p)
+    P, on = list(m.p.values()), dict(m.on.items())
     if not p.request.preferences.grid_friendly:
-        return SLOT_PENALTY * ref * sum(m.on[t] for t in switched) + sum(
-            EARLY_WEIGHT * ref * (t + 1) / n * h * m.p[t] for t in range(n)
-        )
+        coefs += [SLOT_PENALTY * ref] * len(switched)
+        variables += [on[t] for t in switched]
+        coefs += [EARLY_WEIGHT * ref * (t + 1) / n * h for t in range(n)]
+        variables += P
+        return
     # The peak of what the EV draws from the grid (PV surplus taken does not load it),
     # over the slots the plan chooses (a forced minimum-SoC slot is not chosen).
     gentle = gentle_kw(p)
@@ -335,27 +481,29 @@ def _preference(
     # p <= peak * on, linearised at peak's lower bound (McCormick): an idle slot leaves
     # p <= peak - gentle, so the relaxation cannot spread a fraction of a slot's power
     # thinly under a low peak; that keeps HiGHS's bound close to the integer optimum.
-    is_switched = set(switched)
 
-    def under_peak(m: Any, t: int) -> Any:
-        if t in is_switched:
-            return m.p[t] <= m.peak + surplus[t] - gentle * (1 - m.on[t])
-        return m.p[t] <= m.peak + surplus[t]
+    def under_peak(_: Any, t: int) -> Any:  # p <= peak + surplus - gentle * (1 - on)
+        if t in on:
+            return lin([1.0, -1.0, -gentle], [P[t], m.peak, on[t]]) <= surplus[t] - gentle
+        return lin([1.0, -1.0], [P[t], m.peak]) <= surplus[t]
 
     m.under_peak = pyo.Constraint(free_slots, rule=under_peak)
-    terms = peak_weight(p) * m.peak
+    coefs.append(peak_weight(p))
+    variables.append(m.peak)
     ready = ready_slot(p)
     if needed > EPS and 0 < ready < p.deadline:
         m.late = pyo.Var(bounds=(0, needed))
-        m.ready = pyo.Constraint(
-            expr=sum(m.p[t] for t in range(ready)) * (eff * h) + m.late >= needed
+        m.ready = pyo.Constraint(  # stored by the ready slot + late >= needed
+            expr=lin([*([eff * h] * ready), 1.0], [*P[:ready], m.late]) >= needed
         )
-        terms += READY_WEIGHT * ref * m.late
+        coefs.append(READY_WEIGHT * ref)
+        variables.append(m.late)
     anchor = spread_anchor(p)
-    terms += SLOT_HOUR_PENALTY * ref * h * sum(m.on[t] for t in switched)
+    coefs += [SLOT_HOUR_PENALTY * ref * h] * len(switched)
+    variables += [on[t] for t in switched]
     grid_slots = [t for t in can if surplus[t] <= EPS]  # where charging means importing
-    terms += sum(SPREAD_WEIGHT * ref * abs(t + 0.5 - anchor) / n * h * m.p[t] for t in grid_slots)
-    return terms
+    coefs += [SPREAD_WEIGHT * ref * abs(t + 0.5 - anchor) / n * h for t in grid_slots]
+    variables += [P[t] for t in grid_slots]
 
 
 def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:

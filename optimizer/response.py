@@ -75,6 +75,7 @@ def build_response(p: Problem, outcome: Outcome, solve_ms: float) -> dict[str, A
     energy = p.energy0
     slots = []
     by_deadline = p.energy0
+    slot = p.request.slot
     for t, ev in enumerate(power):
         f = flows(p, t, ev)
         energy = min(p.capacity, energy + ev * eff_h)
@@ -83,7 +84,7 @@ def build_response(p: Problem, outcome: Outcome, solve_ms: float) -> dict[str, A
         slots.append(
             {
                 "start": p.starts[t].isoformat(),
-                "end": (p.starts[t] + p.request.slot).isoformat(),
+                "end": (p.starts[t] + slot).isoformat(),
                 "ev_kw": round(ev, 4),
                 "grid_kw": round(f.imp - f.exp, 4),
                 "pv_kw": round(p.pv[t] - f.curtailed, 4),
