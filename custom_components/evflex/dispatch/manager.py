@@ -28,6 +28,7 @@ from .auth import Keys, Unauthorized, generate_secret, verify_webhook
 from .book import Book, Record, plan_slots
 from .events import Event, EventError, parse
 from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
+from .reports import Arrivals
 
 if TYPE_CHECKING:
     from ..home import Home
@@ -44,6 +45,7 @@ EVENT_RECEIVED = f"{DOMAIN}_dispatch_received"
 EVENT_ENDED = f"{DOMAIN}_dispatch_ended"
 STORAGE_VERSION = 1
 SLOT_H = 0.25  # the plans' quarter hours
+ARRIVAL_SOC_AGE = timedelta(minutes=5)
 
 type Answer = tuple[int, dict[str, Any], dict[str, str]]
 
@@ -86,6 +88,7 @@ class Dispatch:
         self.listeners: list[Any] = []
         self.new_secret: str | None = None  # generated this run: to show the owner once
         self.urls: dict[str, str] = {}
+        self.arrivals = Arrivals()  # past plug-ins: the day-ahead forecast's expected one
 
     # --- persistence ------------------------------------------------------------------
 
@@ -102,6 +105,7 @@ class Dispatch:
         self.log.extend(data.get("log") or [])
         self.replays.update(dict(data.get("replays") or []))
         self.metered = data.get("metered") or {}
+        self.arrivals = Arrivals.from_list(data.get("arrivals"))
         self.home.signals = self.book.signals(dt_util.utcnow(), self.home.driver.limits.max_kw)
         if self.new_secret:
             await self.async_save()
@@ -116,6 +120,7 @@ class Dispatch:
             "log": list(self.log),
             "replays": list(self.replays.items())[-REPLAY_KEPT:],
             "metered": self.metered,
+            "arrivals": self.arrivals.to_list(),
         }
 
     def save_soon(self) -> None:
@@ -188,7 +193,10 @@ class Dispatch:
             _LOGGER.debug("Dispatch request refused: %s", err.reason)
             return 401, {"error": "unauthorized"}, {}
         if method == "GET":
-            return 200, self.report(headers.get("x-evflex-view", "report"), now), {}
+            view = headers.get("x-evflex-view", "report")
+            if view == "forecast":
+                return 200, await self.async_forecast(now), {}
+            return 200, self.report(view, now), {}
         async with self._lock:
             if msg_id in self.replays:
                 status, payload = self.replays[msg_id]
@@ -305,6 +313,14 @@ class Dispatch:
     async def async_tick(self) -> None:
         """Each coordinator cycle: meter the active events, end the expired ones."""
         now = dt_util.utcnow()
+        session = self.home.session
+        if session.plugged and session.plugged_at is not None:
+            # The SoC at plug-in, if a sensor told it (not long after: not a charged one).
+            known = (
+                session.soc_source(now) != "assumed" and now - session.plugged_at < ARRIVAL_SOC_AGE
+            )
+            if self.arrivals.add(session.plugged_at, session.soc_pct(now) if known else None):
+                self.save_soon()
         energy = self.home.session.energy_kwh
         if self._last_energy is not None and energy > self._last_energy:
             delta = energy - self._last_energy
@@ -327,17 +343,14 @@ class Dispatch:
     # --- what the aggregator and the owner read ---------------------------------------
 
     def report(self, view: str, now: datetime) -> dict[str, Any]:
-        from .reports import forecast, openadr_report
+        from .reports import openadr_report
 
-        if view == "forecast":
-            outcome = self.home.planner.outcome
-            return forecast(
-                outcome.response if outcome else None,
-                self.home.driver.limits.max_kw,
-                self.home.session.plugged,
-                now,
-            )
         return openadr_report(self.entry_id, list(self.log))
+
+    async def async_forecast(self, now: datetime) -> dict[str, Any]:
+        from .reports import day_ahead
+
+        return await day_ahead(self.home, self.arrivals, now)
 
     def events_this_month(self, now: datetime) -> int:
         local = dt_util.as_local(now)
