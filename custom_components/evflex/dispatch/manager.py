@@ -28,7 +28,7 @@ from .auth import Keys, Unauthorized, generate_secret, verify_webhook
 from .book import Book, Record, plan_slots
 from .events import Event, EventError, parse
 from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
-from .reports import Arrivals
+from .reports import Arrivals, spread
 
 if TYPE_CHECKING:
     from ..home import Home
@@ -85,6 +85,7 @@ class Dispatch:
         self.rate = RateLimit(RATE_BURST, RATE_PER_S)
         self._lock = asyncio.Lock()
         self._last_energy: float | None = None
+        self._last_at: datetime | None = None
         self.listeners: list[Any] = []
         self.new_secret: str | None = None  # generated this run: to show the owner once
         self.urls: dict[str, str] = {}
@@ -107,6 +108,8 @@ class Dispatch:
         self.metered = data.get("metered") or {}
         self.arrivals = Arrivals.from_list(data.get("arrivals"))
         self.home.signals = self.book.signals(dt_util.utcnow(), self.home.driver.limits.max_kw)
+        if self.home.signals:  # the first plan was made before the book was read
+            self.home.planner.request_replan("dispatch restored")
         if self.new_secret:
             await self.async_save()
 
@@ -322,13 +325,14 @@ class Dispatch:
             if self.arrivals.add(session.plugged_at, session.soc_pct(now) if known else None):
                 self.save_soon()
         energy = self.home.session.energy_kwh
-        if self._last_energy is not None and energy > self._last_energy:
-            delta = energy - self._last_energy
-            for record in self.book.active(now):
-                slot = _slot(now).isoformat()
-                bucket = self.metered.setdefault(record.event.id, {})
-                bucket[slot] = bucket.get(slot, 0.0) + delta
-        self._last_energy = energy
+        since = self._last_at
+        if self._last_energy is not None and since is not None and energy > self._last_energy:
+            # Drawn since the last reading: shared out over the quarter hours it spans.
+            for slot, moment, kwh in spread(energy - self._last_energy, since, now):
+                for record in self.book.active(moment):
+                    bucket = self.metered.setdefault(record.event.id, {})
+                    bucket[slot] = bucket.get(slot, 0.0) + kwh
+        self._last_energy, self._last_at = energy, now
         if self.expire(now):
             await self._install("dispatch ended")
             self._changed()
@@ -336,7 +340,8 @@ class Dispatch:
     def _ended(self, record: Record, now: datetime, why: str) -> None:
         from .reports import measure
 
-        report = measure(record, self.metered.pop(record.event.id, {}), now, why)
+        begin = self.book.start_of(record.event)
+        report = measure(record, self.metered.pop(record.event.id, {}), now, why, begin)
         self.log.append(report)
         self.hass.bus.async_fire(EVENT_ENDED, {"config_entry_id": self.entry_id, **_brief(report)})
 
@@ -363,11 +368,6 @@ class Dispatch:
             moment = dt_util.as_local(record.event.start)
             count += (moment.year, moment.month) == month
         return count
-
-
-def _slot(moment: datetime) -> datetime:
-    moment = moment.replace(second=0, microsecond=0)
-    return moment - timedelta(minutes=moment.minute % 15)
 
 
 def _brief(report: dict[str, Any]) -> dict[str, Any]:

@@ -30,34 +30,68 @@ if TYPE_CHECKING:
     from ..home import Home
 
 SLOT_H = 0.25
+QUARTER = timedelta(minutes=15)
 
 
-def _inside(record: Record) -> list[tuple[datetime, float]]:
-    event = record.event
-    return [(s.start, s.ev_kw) for s in record.baseline if event.start <= s.start < event.end]
+def spread(kwh: float, since: datetime, until: datetime) -> list[tuple[str, datetime, float]]:
+    """`kwh` drawn from `since` to `until`, shared out in proportion to time over the
+    quarter hours it spans: (the slot's start in UTC ISO form, the middle of the share,
+    kWh)."""
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
+    if until <= since:
+        return [(_quarter(until).isoformat(), until, kwh)]
+    out: list[tuple[str, datetime, float]] = []
+    cursor, span = since, until - since
+    while cursor < until:
+        start = _quarter(cursor)
+        end = min(until, start + QUARTER)
+        out.append((start.isoformat(), cursor + (end - cursor) / 2, kwh * ((end - cursor) / span)))
+        cursor = end
+    return out
 
 
-def measure(record: Record, metered: dict[str, float], now: datetime, why: str) -> dict[str, Any]:
+def _quarter(moment: datetime) -> datetime:
+    moment = moment.replace(second=0, microsecond=0)
+    return moment - timedelta(minutes=moment.minute % 15)
+
+
+def measure(
+    record: Record,
+    metered: dict[str, float],
+    now: datetime,
+    why: str,
+    begin: datetime | None = None,
+) -> dict[str, Any]:
+    """What the event delivered (see the module docstring), over the part of its window
+    the home was bound by it: from `begin` (its randomized start) or when it was
+    received, whichever is later, until it ended or was cancelled (`now`). A quarter
+    hour only partly inside counts that part of its baseline and plan."""
     event = record.event
     end = min(event.end, now)
-    slots = [(start, kw) for start, kw in _inside(record) if start < end]
+    start_at = max(begin or event.start, event.start, record.received or event.start)
     kept = {r["start"]: float(r["expected_kw"]) for r in record.answer.get("expected_ev_kw", [])}
     rows: list[dict[str, Any]] = []
-    for start, base_kw in slots:
-        used = metered.get(start.isoformat(), 0.0)
-        planned = kept.get(start.isoformat(), base_kw)
+    hours = 0.0
+    for slot in record.baseline:
+        a, b = max(slot.start, start_at), min(slot.end, end)
+        if a >= b:
+            continue
+        span = (b - a) / timedelta(hours=1)
+        hours += span
+        used = metered.get(slot.start.astimezone(UTC).isoformat(), 0.0)  # metered in UTC
+        planned = kept.get(slot.start.isoformat(), slot.ev_kw)
         rows.append(
             {
-                "start": start.isoformat(),
-                "baseline_kwh": round(base_kw * SLOT_H, 4),
-                "planned_kwh": round(planned * SLOT_H, 4),
+                "start": slot.start.isoformat(),
+                "baseline_kwh": round(slot.ev_kw * span, 4),
+                "planned_kwh": round(planned * span, 4),
                 "usage_kwh": round(used, 4),
             }
         )
     baseline_kwh = sum(r["baseline_kwh"] for r in rows)
     usage_kwh = sum(r["usage_kwh"] for r in rows)
     planned_kwh = sum(r["planned_kwh"] for r in rows)
-    hours = max(len(rows) * SLOT_H, SLOT_H)
+    hours = max(hours, 1 / 60)
     delivered_kwh = max(0.0, baseline_kwh - usage_kwh)
     return {
         "event_id": event.id,
