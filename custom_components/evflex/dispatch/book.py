@@ -3,7 +3,8 @@
 - An event is kept by id; a request for the same id replaces it only if its
   `modified` time is newer (an older or equal one is `stale` and changes nothing); a
   cancel removes it (and is remembered, so a late copy of the original does not
-  bring it back).
+  bring it back); so is a cancel of an id not (yet) known: notifications can arrive
+  out of order, and the event it cancels must not be created by a late copy.
 - An event ends at the end of its last part and is then `expire`d (to the reports).
 - Overlapping events: each becomes signals of its own and the planner takes the
   strictest limit per slot (the stricter cap holds); price events are ordered by
@@ -122,6 +123,10 @@ class Book:
         if outcome == "cancelled":
             del self.records[event.id]
             self.cancelled[event.id] = event.modified
+        elif outcome == "unknown":  # cancelled before it arrived (out of order)
+            self.cancelled[event.id] = max(
+                event.modified, self.cancelled.get(event.id, event.modified)
+            )
         elif outcome in ("created", "updated"):
             self.records[event.id] = record
             self.cancelled.pop(event.id, None)

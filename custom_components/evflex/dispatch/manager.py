@@ -233,6 +233,9 @@ class Dispatch:
         self.expire(now)
         outcome = self.book.classify(event)
         if outcome in ("stale", "unknown"):
+            if outcome == "unknown":  # a cancel before its event: a late copy is stale
+                self.book.apply(Record(event))
+                self._changed()
             return {"event_id": event.id, "status": outcome}
         if event.cancel:
             record = self.book.records[event.id]
@@ -300,7 +303,14 @@ class Dispatch:
             min_soc_pct=settings.min_soc,
             boost_until=boost_until,
             driver_first=bool(config.get("dispatch_driver_first", True)),
+            charger_ok=self._charger_ok(),
         )
+
+    def _charger_ok(self) -> bool:
+        """The charger answered the last cycle (the coordinator's last update)."""
+        entry = self.hass.config_entries.async_get_entry(self.entry_id)
+        coordinator = getattr(entry, "runtime_data", None)
+        return bool(getattr(coordinator, "last_update_success", True))
 
     async def _install(self, reason: str) -> None:
         now = dt_util.utcnow()
