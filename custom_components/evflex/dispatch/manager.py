@@ -26,7 +26,7 @@ from homeassistant.util import dt as dt_util
 from ..const import DOMAIN
 from .auth import Keys, Unauthorized, generate_secret, verify_webhook
 from .book import Book, Record, plan_slots
-from .events import Event, EventError, parse
+from .events import MAX_EVENTS, Event, EventError, parse
 from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
 from .reports import Arrivals, spread
 
@@ -225,6 +225,9 @@ class Dispatch:
             return err.status, {"error": str(err)}
         except RecursionError:
             return 400, {"error": "body: nested too deeply"}
+        held = sum(1 for r in self.book.records.values() if r.event.end > now)
+        if not event.cancel and event.id not in self.book.records and held >= MAX_EVENTS:
+            return 422, {"error": f"id: at most {MAX_EVENTS} events may be held at once"}
         return 200, await self._event(event, now)
 
     # --- events -----------------------------------------------------------------------

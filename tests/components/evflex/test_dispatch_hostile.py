@@ -312,3 +312,56 @@ async def test_11_a_window_across_the_autumn_clock_change(
     assert report["baseline_kwh"] == pytest.approx(22.08)
     assert report["delivered_kwh"] == pytest.approx(12.42)
     assert report["delivered_kw"] == pytest.approx(6.21)
+
+
+async def test_12_a_modification_time_in_the_future_is_refused(
+    hass: HomeAssistant, entry: MockConfigEntry, agg: Aggregator
+) -> None:
+    """Finding 12: a modification time far ahead (a wrong clock, or a hostile sender with
+    the key) made the event impossible to update or cancel (only a newer one wins), and
+    a cancel so dated kept the id dead past its 8 days. More than the 5 minutes of clock
+    skew the signature allows is refused, naming the field."""
+    plan = _kw(entry)
+    status, answer, _ = await agg.send(_cap("x", *VALLEY, 3.0, modified="2099-01-01T00:00:00Z"))
+    assert (status, answer) == (400, {"error": "modified: must not be in the future"})
+    delete = {
+        "objectType": "EVENT",
+        "operation": "DELETE",
+        "object": {"id": "x", "modificationDateTime": "2026-11-29T10:06:00Z"},
+    }
+    status, answer, _ = await agg.send(delete)
+    assert (status, answer) == (
+        400,
+        {"error": "object.modificationDateTime: must not be in the future"},
+    )
+    assert _kw(entry) == plan
+    assert not _dispatch(entry).book.cancelled
+    # Within the skew: taken.
+    status, answer, _ = await agg.send(_cap("y", *VALLEY, 3.0, modified="2026-11-29T10:04:00Z"))
+    assert (status, answer["status"]) == (200, "accepted")
+
+
+async def test_13_the_number_of_events_held_is_bounded(
+    hass: HomeAssistant, entry: MockConfigEntry, agg: Aggregator
+) -> None:
+    """Finding 13: nothing bounded the events one home holds; a sender with the key could
+    pile up thousands, each a signal in every plan and a row in the store. At most 64;
+    updates and cancels of held events still pass."""
+    from datetime import datetime
+
+    from custom_components.evflex.dispatch.book import Record
+    from custom_components.evflex.dispatch.events import parse
+
+    now = datetime.fromisoformat("2026-11-29T10:00:00+00:00")
+    book = _dispatch(entry).book
+    for n in range(64):
+        book.apply(Record(parse(_cap(f"held-{n}", *VALLEY, 8.0), now)))
+    status, answer, _ = await agg.send(_cap("one-more", *VALLEY, 3.0))
+    assert (status, answer) == (422, {"error": "id: at most 64 events may be held at once"})
+    assert "one-more" not in book.records
+    status, answer, _ = await agg.send(
+        _cap("held-3", *VALLEY, 7.0, modified="2026-11-29T10:01:00Z")
+    )
+    assert (status, answer["operation"]) == (200, "updated")
+    status, answer, _ = await agg.send({"id": "held-4", "cancel": True})
+    assert (status, answer["status"]) == (200, "cancelled")
