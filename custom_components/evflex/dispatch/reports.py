@@ -325,10 +325,17 @@ def forecast(
 
 
 async def day_ahead(home: Home, arrivals: Arrivals, now: datetime) -> dict[str, Any]:
-    """The day-ahead flexibility of `home`: from its plan while the car is plugged in,
-    else from a plan made ahead (in the executor, never installed) for the expected
-    arrival, the departure after it and the dispatch events in force."""
-    max_kw, session = home.driver.limits.max_kw, home.session
+    """The day-ahead flexibility of `home` for the 24 h from the current hour: while the
+    car is plugged in, from its plan until the departure; for the next expected plug-in
+    in the window (after the departure, or from now with the car away), from a plan made
+    ahead (in the executor, never installed) for the expected arrival and SoC, the
+    departure after it and the dispatch events in force. In mode `off` nothing is
+    absorbed (the owner does not want the car charged)."""
+    session = home.session
+    max_kw = 0.0 if session.settings.mode == "off" else home.driver.limits.max_kw
+    end = now + FORECAST_SPAN
+    parts: list[dict[str, Any]] = []
+    after: datetime | None = now
     if session.plugged:
         outcome = home.planner.outcome
         departure = session.departure_at(now)
@@ -338,11 +345,29 @@ async def day_ahead(home: Home, arrivals: Arrivals, now: datetime) -> dict[str, 
             "departure": departure.isoformat() if departure else None,
         }
         plan = outcome.response if outcome else None
-        return forecast(
-            plan, max_kw, now, arrival=None, departure=departure, assumption=stated, plugged=True
+        parts.append(
+            forecast(
+                plan,
+                max_kw,
+                now,
+                arrival=None,
+                departure=departure,
+                assumption=stated,
+                plugged=True,
+            )
         )
-    zone = home.session_config().timezone
-    expected = arrivals.expected(now, zone, home.session_config().arrival_soc_pct)
+        after = departure
+    if after is not None and after < end:
+        parts.append(await _expected_session(home, arrivals, now, after, max_kw))
+    return _merged(parts, plugged=session.plugged)
+
+
+async def _expected_session(
+    home: Home, arrivals: Arrivals, now: datetime, after: datetime, max_kw: float
+) -> dict[str, Any]:
+    """The forecast of the next session expected to begin after `after`."""
+    session, config = home.session, home.session_config()
+    expected = arrivals.expected(after, config.timezone, config.arrival_soc_pct)
     info = session.departure_info(expected.at)
     departure = info.at if info else None
     stated = {
@@ -367,3 +392,18 @@ async def day_ahead(home: Home, arrivals: Arrivals, now: datetime) -> dict[str, 
         assumption=stated,
         plugged=False,
     )
+
+
+def _merged(parts: list[dict[str, Any]], *, plugged: bool) -> dict[str, Any]:
+    """One forecast from those of sessions that do not overlap (the hours add up); the
+    assumption is the first one's, the next session's under `then`."""
+    first = parts[0]
+    hours = [dict(h) for h in first["hours"]]
+    for part in parts[1:]:
+        for mine, theirs in zip(hours, part["hours"], strict=True):
+            for key in ("shed_kw", "absorb_kw", "plugged_fraction"):
+                mine[key] = round(mine[key] + theirs[key], 3)
+    assumption = dict(first["assumption"])
+    if len(parts) > 1:
+        assumption["then"] = parts[1]["assumption"]
+    return {**first, "plugged": plugged, "assumption": assumption, "hours": hours}

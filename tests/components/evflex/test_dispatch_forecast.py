@@ -100,19 +100,49 @@ async def test_forecast_with_the_car_away_plans_the_expected_plug_in(
     assert (home.planner.generation, home.planner.request) == (generation, request)
 
 
-async def test_forecast_with_the_car_plugged_in_reads_the_plan(
+async def test_forecast_with_the_car_plugged_in_reads_the_plan_then_the_next_session(
     hass: HomeAssistant, entry: MockConfigEntry, hass_client_no_auth: Client
 ) -> None:
+    # Four Mondays before: plug-ins at 17:00 with 50 %: tomorrow (Monday 30 Nov) the car
+    # is expected back at 17:00, after it leaves at 07:30.
+    for day in (2, 9, 16, 23):
+        entry.runtime_data.dispatch.arrivals.add(_local(2026, 11, day, 17, 0), 50.0)
     got = await _get_forecast(await hass_client_no_auth(), entry)
     assert got["plugged"] is True
     assert got["assumption"]["basis"] == "plugged_in"
+    assert got["assumption"]["departure"] == "2026-11-29T23:30:00+00:00"
+    then = got["assumption"]["then"]
+    assert (then["arrival"], then["arrival_basis"], then["soc_pct"]) == (
+        "2026-11-30T09:00:00+00:00",
+        "weekday",
+        50.0,
+    )
     by_hour = {
         datetime.fromisoformat(h["start"]).astimezone(SHANGHAI).hour: (h["shed_kw"], h["absorb_kw"])
         for h in got["hours"]
     }
-    # 30 % -> 80 %: 30 kWh from 22:00: 10 slots at 11.04 and 2.4 kWh at 9.6 kW.
+    # Tonight's plan: 30 % -> 80 %: 30 kWh from 22:00: 10 slots at 11.04 and 2.4 kWh at
+    # 9.6 kW.
     assert by_hour[18] == (0.0, 11.04)
     assert by_hour[22] == by_hour[23] == (11.04, 0.0)
     # 00:00: (2 x 11.04 + 9.6) / 4 = 7.92; room (1.44 + 11.04) / 4 = 3.12.
     assert by_hour[0] == (7.92, 3.12)
+    assert by_hour[7] == (0.0, 5.52)  # until 07:30
+    for hour in range(8, 17):  # away
+        assert by_hour[hour] == (0.0, 0.0)
+    # Back at 17:00 (peak: nothing planned before 22:00): the whole charger's room.
+    assert by_hour[17] == (0.0, 11.04)
     assert json.dumps(got)  # plain JSON
+
+
+async def test_forecast_in_mode_off_absorbs_nothing(
+    hass: HomeAssistant, entry: MockConfigEntry, hass_client_no_auth: Client
+) -> None:
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.garage_charging_mode", "option": "off"},
+        blocking=True,
+    )
+    got = await _get_forecast(await hass_client_no_auth(), entry)
+    assert {(h["shed_kw"], h["absorb_kw"]) for h in got["hours"]} == {(0.0, 0.0)}
