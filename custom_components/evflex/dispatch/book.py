@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,6 +71,33 @@ class Record:
             received=_time(data.get("received")),
             free_until=_time(data.get("free_until")),
         )
+
+
+def continued(record: Record, held: Record | None) -> Record:
+    """An update of a held event: the quarter hours before the new baseline keep the
+    held one's baseline and expected kW, and the event counts from when it was first
+    received, so its report covers the whole event, not only what followed the update."""
+    if held is None:
+        return record
+    cut = min((s.start for s in record.baseline), default=None)
+    if cut is None:
+        return record
+    before = tuple(s for s in held.baseline if s.start < cut)
+    rows = [
+        r
+        for r in held.answer.get("expected_ev_kw") or []
+        if datetime.fromisoformat(r["start"]) < cut
+    ]
+    answer = {
+        **record.answer,
+        "expected_ev_kw": rows + list(record.answer.get("expected_ev_kw") or []),
+    }
+    return replace(
+        record,
+        baseline=before + record.baseline,
+        answer=answer,
+        received=held.received or record.received,
+    )
 
 
 def _time(value: Any) -> datetime | None:

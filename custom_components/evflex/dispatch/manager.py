@@ -25,7 +25,7 @@ from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN
 from .auth import Keys, Unauthorized, generate_secret, verify_webhook
-from .book import Book, Record, plan_slots
+from .book import Book, Record, continued, plan_slots
 from .events import MAX_EVENTS, Event, EventError, parse
 from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
 from .reports import Arrivals, spread
@@ -270,7 +270,8 @@ class Dispatch:
             start=now,
         )
         result["operation"] = outcome
-        self.book.apply(replace(record, answer=result))
+        held = self.book.records.get(event.id)  # an update: its past is kept for the report
+        self.book.apply(continued(replace(record, answer=result), held))
         self.metered.setdefault(event.id, {})
         await self._install(f"dispatch {event.id}")
         self.hass.bus.async_fire(

@@ -365,3 +365,29 @@ async def test_13_the_number_of_events_held_is_bounded(
     assert (status, answer["operation"]) == (200, "updated")
     status, answer, _ = await agg.send({"id": "held-4", "cancel": True})
     assert (status, answer["status"]) == (200, "cancelled")
+
+
+async def test_14_an_update_mid_event_keeps_what_was_delivered_before_it(
+    hass: HomeAssistant, entry: MockConfigEntry, agg: Aggregator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Finding 14: an update replaced the event's record with a baseline from the update
+    on, so the report of the whole event lost the quarter hours before the update."""
+    await _mode(hass, "fast")
+    hour = {**REDUCE, "end": "2026-11-29T11:00:00Z", "modified": "2026-11-29T09:00:00Z"}
+    status, answer, _ = await agg.send(hour)  # 18:00-19:00, 5 kW below 11.04: 8 A
+    assert (status, answer["status"]) == (200, "accepted")
+    await advance(hass, freezer, 30)  # 18:30
+    status, answer, _ = await agg.send(
+        {**hour, "reduction_kw": 3.0, "modified": "2026-11-29T10:30:00Z"}
+    )  # 3 kW below: 8.04 kW -> 11 A = 7.59 kW
+    assert (status, answer["operation"]) == (200, "updated")
+    await advance(hass, freezer, 31)  # 19:01: ended
+    (report,) = _dispatch(entry).log
+    # Four quarter hours, baseline 11.04 kW each: 11.04 kWh. Drawn: 8 A = 5.52 kW for
+    # 30 min (2.76 kWh), then 11 A = 7.59 kW for 30 min (3.795 kWh): 6.555 kWh.
+    assert len(report["intervals"]) == 4
+    assert report["baseline_kwh"] == pytest.approx(11.04)
+    assert [r["usage_kwh"] for r in report["intervals"]] == pytest.approx(
+        [1.38, 1.38, 1.8975, 1.8975], abs=1e-4
+    )
+    assert report["delivered_kwh"] == pytest.approx(11.04 - 6.555, abs=1e-4)
