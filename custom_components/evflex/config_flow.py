@@ -22,6 +22,8 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .charger.modbus.flow import modbus_fields, validate_modbus
 from .const import (
+    AUTH_BEARER,
+    AUTH_STANDARD_WEBHOOKS,
     CHARGER_SOURCES,
     CONF_ARRIVAL_SOC,
     CONF_BATTERY_KWH,
@@ -30,6 +32,8 @@ from .const import (
     CONF_CHARGER_SOURCE,
     CONF_CURRENCY,
     CONF_CURRENT,
+    CONF_DISPATCH_AUTH,
+    CONF_DISPATCH_DRIVER_FIRST,
     CONF_EFFICIENCY,
     CONF_ENERGY_SENSOR,
     CONF_EXPORT_LIMIT,
@@ -52,6 +56,9 @@ from .const import (
     CONF_PV_FORECAST,
     CONF_PV_POWER,
     CONF_REMOTE_URL,
+    CONF_REWARD_MONTHLY,
+    CONF_REWARD_PER_KW,
+    CONF_REWARD_PER_KWH,
     CONF_SCHEDULE,
     CONF_SOC_SENSOR,
     CONF_START_DELAY,
@@ -68,14 +75,17 @@ from .const import (
     DEFAULT_PHASES,
     DEFAULT_START_DELAY_S,
     DEFAULT_VOLTAGE,
+    DISPATCH_AUTHS,
     DOMAIN,
     PREFERENCES,
+    REWARD_KEYS,
     SOURCE_ENTITIES,
     SOURCE_MODBUS,
     SOURCE_SIMULATED,
     TARIFF_KINDS,
     TARIFF_PRESET,
 )
+from .dispatch.reward import MAX_AMOUNT, TERMS_SCHEMA, validate_terms
 from .inputs import read_float
 from .optimizer.tariffs import list_presets
 from .schedule import WEEKDAYS, Day, Schedule
@@ -567,7 +577,9 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
 
     async def async_step_init(self, user_input: Data | None = None) -> ConfigFlowResult:
         self.values = {**self.config_entry.data, **self.config_entry.options}
-        return self.async_show_menu(step_id="init", menu_options=["vehicle", "departures"])
+        return self.async_show_menu(
+            step_id="init", menu_options=["vehicle", "departures", "dispatch"]
+        )
 
     async def async_step_departures(self, user_input: Data | None = None) -> ConfigFlowResult:
         """The weekly departures and the calendar (applied without a reload)."""
@@ -592,3 +604,88 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
     async def _finish(self) -> ConfigFlowResult:
         _, options = split(self.values)  # options only: the charger stays the entry's data
         return self.async_create_entry(data=options)
+
+    # --- dispatch: the URLs, who may send, who wins, the reward, a new secret --------
+
+    _credential: str | None = None  # created this step, shown once in the next form
+
+    async def async_step_dispatch(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self._dispatch_step(user_input)
+
+    async def async_step_dispatch_first(self, user_input: Data | None = None) -> ConfigFlowResult:
+        """The same form, while no secret (or token) of the mode has ever been shown."""
+        return await self._dispatch_step(user_input)
+
+    async def _dispatch_step(self, user_input: Data | None) -> ConfigFlowResult:
+        dispatch = _dispatch_of(self.config_entry)
+        if dispatch is None:
+            return self.async_abort(reason="not_loaded")
+        errors: Errors = {}
+        if user_input is not None:
+            terms = {k: user_input.get(k, 0) for k in REWARD_KEYS}
+            errors = validate_terms(terms)
+            if not errors:
+                mode = user_input.get(CONF_DISPATCH_AUTH, AUTH_STANDARD_WEBHOOKS)
+                self.values |= {
+                    CONF_DISPATCH_AUTH: mode,
+                    CONF_DISPATCH_DRIVER_FIRST: bool(
+                        user_input.get(CONF_DISPATCH_DRIVER_FIRST, True)
+                    ),
+                    **TERMS_SCHEMA(terms),
+                }
+                if user_input.get(NEW_CREDENTIAL):
+                    self._credential = await dispatch.async_new_credential(mode)
+                    return await self.async_step_dispatch_secret()
+                return await self._finish()
+        shown = {**self.values, **(user_input or {})}
+        mode = shown.get(CONF_DISPATCH_AUTH) or AUTH_STANDARD_WEBHOOKS
+        urls = dispatch.urls
+        return self.async_show_form(
+            step_id="dispatch" if mode in dispatch.shown else "dispatch_first",
+            data_schema=dispatch_schema(shown),
+            errors=errors,
+            description_placeholders={
+                "local_url": urls.get("local", "-"),
+                "cloud_url": urls.get("cloud", "-"),
+                "currency": self.hass.config.currency,
+            },
+        )
+
+    async def async_step_dispatch_secret(self, user_input: Data | None = None) -> ConfigFlowResult:
+        """The new secret or token, once (already in force); submitting saves the options."""
+        if user_input is not None or self._credential is None:
+            return await self._finish()
+        value, self._credential = self._credential, None  # the flow keeps no copy
+        bearer = self.values.get(CONF_DISPATCH_AUTH) == AUTH_BEARER
+        return self.async_show_form(
+            step_id="dispatch_token" if bearer else "dispatch_secret",
+            data_schema=vol.Schema({}),
+            description_placeholders={"secret": value},
+        )
+
+    async def async_step_dispatch_token(self, user_input: Data | None = None) -> ConfigFlowResult:
+        return await self.async_step_dispatch_secret(user_input)
+
+
+NEW_CREDENTIAL = "new_credential"
+
+
+def dispatch_schema(d: Data) -> vol.Schema:
+    return vol.Schema(
+        {
+            _required(CONF_DISPATCH_AUTH, d, AUTH_STANDARD_WEBHOOKS): _choice(
+                list(DISPATCH_AUTHS), "dispatch_auth"
+            ),
+            _required(CONF_DISPATCH_DRIVER_FIRST, d, True): sel.BooleanSelector(),
+            _required(CONF_REWARD_MONTHLY, d, 0): _number(0, MAX_AMOUNT),
+            _required(CONF_REWARD_PER_KW, d, 0): _number(0, MAX_AMOUNT),
+            _required(CONF_REWARD_PER_KWH, d, 0): _number(0, MAX_AMOUNT),
+            vol.Required(NEW_CREDENTIAL, default=False): sel.BooleanSelector(),
+        }
+    )
+
+
+def _dispatch_of(entry: ConfigEntry) -> Any:
+    """The entry's running dispatch (None when the entry is not loaded)."""
+    coordinator = getattr(entry, "runtime_data", None)
+    return getattr(coordinator, "dispatch", None)

@@ -93,3 +93,14 @@ CONF_CALENDAR: Final = "departure_calendar"
 CONF_CALENDAR_WORD: Final = "departure_calendar_word"
 DEFAULT_CALENDAR_WORD: Final = "EV"
 DEPARTURE_KEYS: Final = (CONF_SCHEDULE, CONF_CALENDAR, CONF_CALENDAR_WORD)
+
+# Dispatch, the owner's side (options flow "dispatch"): who may send, who wins, the reward.
+CONF_DISPATCH_AUTH: Final = "dispatch_auth"
+AUTH_STANDARD_WEBHOOKS: Final = "standard_webhooks"
+AUTH_BEARER: Final = "bearer"
+DISPATCH_AUTHS: Final = (AUTH_STANDARD_WEBHOOKS, AUTH_BEARER)
+CONF_DISPATCH_DRIVER_FIRST: Final = "dispatch_driver_first"
+CONF_REWARD_MONTHLY: Final = "reward_monthly"
+CONF_REWARD_PER_KW: Final = "reward_per_kw"
+CONF_REWARD_PER_KWH: Final = "reward_per_kwh"
+REWARD_KEYS: Final = (CONF_REWARD_MONTHLY, CONF_REWARD_PER_KW, CONF_REWARD_PER_KWH)

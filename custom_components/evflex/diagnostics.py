@@ -14,6 +14,8 @@ from .coordinator import EvflexConfigEntry
 # The companion URL may carry credentials; the request carries no location, but the
 # time zone offset and tariff do not identify a home.
 TO_REDACT = {CONF_REMOTE_URL, "latitude", "longitude", "unique_id", "title"}
+# The dispatch section carries none of these; redacted in case one ever gets in.
+TO_REDACT |= {"secret", "token", "webhook_id", "urls"}
 
 
 async def async_get_config_entry_diagnostics(
@@ -38,6 +40,7 @@ async def async_get_config_entry_diagnostics(
             "request": data.request if data else None,
             "plan": data.plan if data else None,
             "location": {"latitude": hass.config.latitude, "longitude": hass.config.longitude},
+            "dispatch": coordinator.dispatch.diagnostics() if coordinator.dispatch else None,
         },
         TO_REDACT,
     )

@@ -27,6 +27,7 @@ from homeassistant.util import dt as dt_util
 from .const import CONF_PV_POWER, CONF_TARIFF_KIND, TARIFF_SENSOR
 from .controller import slot_at
 from .coordinator import EvflexConfigEntry, EvflexCoordinator, EvflexData
+from .dispatch.reward import month_start
 from .entity import EvflexEntity
 from .status import REASONS
 
@@ -43,6 +44,7 @@ class EvflexSensorDescription(SensorEntityDescription):
     exists_fn: Callable[[EvflexCoordinator], bool] = lambda _: True
     last_reset_fn: Callable[[EvflexCoordinator], datetime | None] | None = None
     currency: str | None = None  # "price": <currency>/kWh; "total": <currency>
+    # "config": Home Assistant's currency (the programme terms are entered in it)
 
 
 def _power(kw: float | None) -> float | None:
@@ -371,6 +373,16 @@ def _last_attrs(c: EvflexCoordinator, _: EvflexData) -> dict[str, Any]:
     return {k: last.get(k) for k in keys}
 
 
+def _earnings(c: EvflexCoordinator, month: bool) -> float | None:
+    """The programme's earnings (dispatch/reward.py): this month's, or the total."""
+    if c.dispatch is None:
+        return None
+    earnings = c.dispatch.earnings
+    if not month:
+        return round(earnings.total, 6)
+    return round(earnings.this_month(dt_util.utcnow(), dt_util.get_default_time_zone()), 6)
+
+
 DISPATCH_SENSORS: tuple[EvflexSensorDescription, ...] = (
     EvflexSensorDescription(
         key="dispatch_active_event", value_fn=_active_event, attrs_fn=_active_attrs
@@ -390,6 +402,23 @@ DISPATCH_SENSORS: tuple[EvflexSensorDescription, ...] = (
         suggested_display_precision=2,
         value_fn=_last_delivered("delivered_kwh"),
         attrs_fn=_last_attrs,
+    ),
+    EvflexSensorDescription(
+        key="dispatch_earnings_month",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        currency="config",
+        suggested_display_precision=2,
+        value_fn=lambda c, d: _earnings(c, month=True),
+        last_reset_fn=lambda c: month_start(dt_util.now(), dt_util.get_default_time_zone()),
+    ),
+    EvflexSensorDescription(
+        key="dispatch_earnings_total",
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        currency="config",
+        suggested_display_precision=2,
+        value_fn=lambda c, d: _earnings(c, month=False),
     ),
     EvflexSensorDescription(
         key="dispatch_events_month",
@@ -428,6 +457,8 @@ class EvflexSensor(EvflexEntity, SensorEntity):
             self._attr_native_unit_of_measurement = f"{currency}/kWh"
         elif description.currency == "total":
             self._attr_native_unit_of_measurement = currency
+        elif description.currency == "config":
+            self._attr_native_unit_of_measurement = coordinator.hass.config.currency
 
     def _currency(self) -> str:
         data = self.coordinator.data

@@ -6,6 +6,15 @@ a key rotation EVFlex accepts the new secret and, until the overlap ends, the ol
 one, and the header may carry several signatures. The package raises more than its
 own error on hostile input (ValueError on a malformed element, UnicodeDecodeError on
 a non-UTF-8 body): every failure is `Unauthorized`, which says nothing to the caller.
+
+The owner chooses one mode (`authenticate`), never both: in `bearer` mode a signed
+request without the token is refused, and in `standard_webhooks` mode a token is not
+enough. A bearer token is replaced at once when the owner creates a new one (it is a
+password sent with every request; there is no overlap). In bearer mode the answers are
+still signed with Standard Webhooks headers, keyed by the token's UTF-8 bytes (the
+aggregator checks them with `Webhook(token.encode())`): the token is the only secret
+the two sides share, and a signed answer tells the aggregator it came from the home
+even through a relay (HA Cloud) that ends TLS.
 """
 
 from __future__ import annotations
@@ -25,6 +34,10 @@ SECRET_BYTES = 32
 TOLERANCE = timedelta(minutes=5)  # the package's own; kept here for the documentation
 MAX_HEADER = 2048  # a signature list longer than this is not a rotation
 HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+MODE_STANDARD_WEBHOOKS = "standard_webhooks"
+MODE_BEARER = "bearer"
+MAX_ID = 128
+_BEARER_HEADERS = ("authorization", "webhook-id")
 
 
 class Unauthorized(Exception):
@@ -98,13 +111,38 @@ def verify_bearer(header: str | None, token: str) -> None:
     """`Authorization: Bearer <token>`, compared in constant time."""
     if not header or not token:
         raise Unauthorized("missing bearer token")
+    if len(header) > MAX_HEADER:
+        raise Unauthorized("header too long")
     scheme, _, given = header.partition(" ")
     if scheme.lower() != "bearer":
         raise Unauthorized("not a bearer token")
-    if not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not hmac.compare_digest(given.strip().encode("utf-8", "replace"), token.encode()):
         raise Unauthorized("wrong bearer token")
 
 
-def sign(secret: str, msg_id: str, timestamp: datetime, body: bytes) -> str:
-    """A `webhook-signature` value (the sender's side; made by the same package)."""
+def authenticate(
+    mode: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    keys: Sequence[str],
+    token: str | None,
+) -> str:
+    """The request's message id ("" when it has none) if it passes the owner's mode.
+
+    Standard Webhooks: the signed `webhook-id`. Bearer: the `webhook-id` header when
+    the sender gave one (the token vouches for the whole request, so a repeated id is
+    a retry), else "" (no replay key: an OpenADR 3 event's `modificationDateTime`
+    still makes a repeated one stale).
+    """
+    if mode == MODE_BEARER:
+        found = {k.lower(): v for k, v in headers.items() if k.lower() in _BEARER_HEADERS}
+        verify_bearer(found.get("authorization"), token or "")
+        return str(found.get("webhook-id") or "")[:MAX_ID]
+    return verify_webhook(body, headers, keys)
+
+
+def sign(secret: str | bytes, msg_id: str, timestamp: datetime, body: bytes) -> str:
+    """A `webhook-signature` value (the sender's side; made by the same package).
+
+    `secret`: a `whsec_` secret, or raw key bytes (a bearer token's UTF-8 bytes)."""
     return Webhook(secret).sign(msg_id, timestamp, body.decode())

@@ -23,12 +23,19 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from ..const import DOMAIN
-from .auth import Keys, Unauthorized, generate_secret, verify_webhook
+from ..const import (
+    AUTH_BEARER,
+    AUTH_STANDARD_WEBHOOKS,
+    CONF_DISPATCH_AUTH,
+    CONF_DISPATCH_DRIVER_FIRST,
+    DOMAIN,
+)
+from .auth import Keys, Unauthorized, authenticate, generate_secret, generate_token
 from .book import Book, Record, continued, plan_slots
 from .events import MAX_EVENTS, Event, EventError, parse
 from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
 from .reports import Arrivals, spread
+from .reward import Earnings, Terms
 
 if TYPE_CHECKING:
     from ..home import Home
@@ -89,6 +96,9 @@ class Dispatch:
         self.listeners: list[Any] = []
         self.new_secret: str | None = None  # generated this run: to show the owner once
         self.urls: dict[str, str] = {}
+        self.token: str | None = None  # the OpenADR 3 bearer token, once the owner made one
+        self.shown: dict[str, str] = {}  # mode -> when its secret/token was last shown
+        self.earnings = Earnings()
         self.arrivals = Arrivals()  # past plug-ins: the day-ahead forecast's expected one
 
     # --- persistence ------------------------------------------------------------------
@@ -106,6 +116,7 @@ class Dispatch:
         self.log.extend(data.get("log") or [])
         self.replays.update(dict(data.get("replays") or []))
         self.metered = data.get("metered") or {}
+        self._load_owner(data)
         self.arrivals = Arrivals.from_list(data.get("arrivals"))
         self.home.signals = self.book.signals(dt_util.utcnow(), self.home.driver.limits.max_kw)
         if self.home.signals:  # the first plan was made before the book was read
@@ -123,6 +134,7 @@ class Dispatch:
             "log": list(self.log),
             "replays": list(self.replays.items())[-REPLAY_KEPT:],
             "metered": self.metered,
+            **self._owner_data(),
             "arrivals": self.arrivals.to_list(),
         }
 
@@ -147,6 +159,7 @@ class Dispatch:
                 self._ended(record, now, "participation_off")
             self.book = Book(self.entry_id)
             await self._install("participation off")
+        self._credit_month(dt_util.utcnow())
         self._changed()
 
     def rotate(self) -> str:
@@ -191,7 +204,7 @@ class Dispatch:
             retry = str(max(1, round(wait + 0.5)))
             return 429, {"error": "rate limited"}, {"Retry-After": retry}
         try:
-            msg_id = verify_webhook(body, headers, self.keys.valid(now))
+            msg_id = authenticate(self.auth_mode, body, headers, self.keys.valid(now), self.token)
         except Unauthorized as err:
             _LOGGER.debug("Dispatch request refused: %s", err.reason)
             return 401, {"error": "unauthorized"}, {}
@@ -201,10 +214,12 @@ class Dispatch:
                 return 200, await self.async_forecast(now), {}
             return 200, self.report(view, now), {}
         async with self._lock:
-            if msg_id in self.replays:
+            if msg_id and msg_id in self.replays:
                 status, payload = self.replays[msg_id]
                 return int(status), dict(payload), {"X-EVFlex-Replay": "1"}
             status, payload = await self._request(body, now)
+            if not msg_id:  # bearer mode without a webhook-id: nothing to replay
+                return status, payload, {}
             self.replays[msg_id] = [status, payload]
             while len(self.replays) > REPLAY_KEPT:
                 self.replays.popitem(last=False)
@@ -306,7 +321,7 @@ class Dispatch:
             soc_pct=session.soc_pct(now),
             min_soc_pct=settings.min_soc,
             boost_until=boost_until,
-            driver_first=bool(config.get("dispatch_driver_first", True)),
+            driver_first=bool(config.get(CONF_DISPATCH_DRIVER_FIRST, True)),
             charger_ok=self._charger_ok(),
         )
 
@@ -347,6 +362,7 @@ class Dispatch:
                     bucket = self.metered.setdefault(record.event.id, {})
                     bucket[slot] = bucket.get(slot, 0.0) + kwh
         self._last_energy, self._last_at = energy, now
+        self._credit_month(now)
         if self.expire(now):
             await self._install("dispatch ended")
             self._changed()
@@ -357,7 +373,85 @@ class Dispatch:
         begin = self.book.start_of(record.event)
         report = measure(record, self.metered.pop(record.event.id, {}), now, why, begin)
         self.log.append(report)
+        self._earn(report, now)
         self.hass.bus.async_fire(EVENT_ENDED, {"config_entry_id": self.entry_id, **_brief(report)})
+
+    # --- the owner's credentials and reward (options flow "dispatch") ----------------
+
+    @property
+    def auth_mode(self) -> str:
+        mode = self.home.config.get(CONF_DISPATCH_AUTH)
+        return AUTH_BEARER if mode == AUTH_BEARER else AUTH_STANDARD_WEBHOOKS
+
+    def answer_key(self) -> str | bytes | None:
+        """What answers are signed with: the secret, or in bearer mode the token's bytes."""
+        if self.auth_mode == AUTH_BEARER:
+            return self.token.encode() if self.token else None
+        return self.keys.current
+
+    async def async_new_credential(self, mode: str) -> str:
+        """A new secret (Standard Webhooks) or token (bearer), to show the owner once.
+
+        A secret that was shown before stays valid for the overlap; one nobody has
+        seen (the first, generated at set-up) is replaced outright. A token is
+        replaced at once. Saved now: the value shown must be the one that verifies.
+        """
+        now = dt_util.utcnow()
+        if mode == AUTH_BEARER:
+            value = self.token = generate_token()
+        elif AUTH_STANDARD_WEBHOOKS in self.shown:
+            value = self.rotate()
+        else:
+            value = generate_secret()
+            self.keys = Keys(value)
+        self.shown[mode] = now.isoformat()
+        await self.async_save()
+        self._changed()
+        return value
+
+    def _load_owner(self, data: Mapping[str, Any]) -> None:
+        token = data.get("token")
+        self.token = token if isinstance(token, str) and token else None
+        shown = data.get("shown")
+        self.shown = {str(k): str(v) for k, v in shown.items()} if isinstance(shown, dict) else {}
+        if "shown" not in data and data.get("keys"):
+            # Kept by a version that showed the secret in a notification at set-up: it
+            # was shown, and an aggregator may hold it (a new one keeps the overlap).
+            self.shown[AUTH_STANDARD_WEBHOOKS] = ""
+        self.earnings = Earnings.from_dict(data.get("earnings"))
+
+    def _owner_data(self) -> dict[str, Any]:
+        return {"token": self.token, "shown": self.shown, "earnings": self.earnings.to_dict()}
+
+    def terms(self) -> Terms:
+        return Terms.from_config(self.home.config)
+
+    def _credit_month(self, now: datetime) -> None:
+        if self.participating and self.earnings.credit_month(
+            self.terms(), now, dt_util.get_default_time_zone()
+        ):
+            self._changed()
+
+    def _earn(self, report: dict[str, Any], now: datetime) -> None:
+        earned = self.earnings.credit_event(
+            self.terms(), report, now, dt_util.get_default_time_zone()
+        )
+        report["reward"] = round(earned, 6)
+
+    def diagnostics(self) -> dict[str, Any]:
+        """For the diagnostics download: no secret, no token, no webhook id."""
+        return {
+            "auth": self.auth_mode,
+            "participating": self.participating,
+            "shown": dict(self.shown),
+            "has_token": self.token is not None,
+            "previous_key_until": (
+                self.keys.previous_until.isoformat() if self.keys.previous_until else None
+            ),
+            "events_in_book": len(self.book.records),
+            "log_kept": len(self.log),
+            "earnings": self.earnings.to_dict(),
+        }
 
     # --- what the aggregator and the owner read ---------------------------------------
 

@@ -1,4 +1,4 @@
-"""Wiring the dispatch into a config entry: the manager, the webhook, the secret shown once."""
+"""Wiring the dispatch into a config entry: the manager, the webhook, where to find the secret."""
 
 from __future__ import annotations
 
@@ -30,23 +30,22 @@ async def async_setup_dispatch(
 
     entry.async_on_unload(coordinator.async_add_listener(_tick))
     if dispatch.new_secret:
-        show_secret(hass, entry.entry_id, entry.title, dispatch, dispatch.new_secret)
+        show_setup(hass, entry.entry_id, entry.title)
         dispatch.new_secret = None
     return dispatch
 
 
-def show_secret(
-    hass: HomeAssistant, entry_id: str, title: str, dispatch: Dispatch, secret: str
-) -> None:
-    """The secret, once, in a notification the owner opens (and dismisses)."""
-    urls = "\n".join(f"- {name}: `{url}`" for name, url in dispatch.urls.items())
+def show_setup(hass: HomeAssistant, entry_id: str, title: str) -> None:
+    """Where the owner finds the URLs and creates the secret (never the secret itself:
+    a notification is readable by every user until it is dismissed)."""
     persistent_notification.async_create(
         hass,
-        f"Give these to your aggregator (this message is shown once):\n\n{urls}\n\n"
-        f"Signing secret (Standard Webhooks): `{secret}`\n\n"
-        "Requests are declined until you switch flexibility participation on.",
+        "To take part in a flexibility programme, open this integration's options, "
+        "choose **Dispatch**, and create a secret: it is shown once there, with the "
+        "webhook URLs to give your aggregator. Requests are declined until you switch "
+        "flexibility participation on.",
         title=f"EVFlex dispatch: {title}",
-        notification_id=f"{DOMAIN}_dispatch_secret_{entry_id}",
+        notification_id=f"{DOMAIN}_dispatch_setup_{entry_id}",
     )
 
 

@@ -5,7 +5,7 @@ and a handler that raised are both answered 200): everything is in `Dispatch`. T
 handler reads at most 64 KiB + 1 bytes (a larger body is refused unread), hands the
 bytes to `Dispatch.async_handle`, and answers with its status, JSON and headers; the
 answer is signed the same way (Standard Webhooks headers) so the aggregator can
-check it came from this home.
+check it came from this home (in bearer mode keyed by the token: see auth.py).
 """
 
 from __future__ import annotations
@@ -100,12 +100,13 @@ def _response(
 ) -> web.Response:
     text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     headers = dict(extra)
-    if status != 401:  # an unauthenticated caller learns nothing, not even a signature
+    key = dispatch.answer_key()  # the secret, or in bearer mode the token's bytes
+    if status != 401 and key:  # an unauthenticated caller learns nothing, not even a signature
         msg_id = f"msg_{uuid.uuid4().hex}"
         now = datetime.now(UTC)
         headers |= {
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": sign(dispatch.keys.current, msg_id, now, text.encode()),
+            "webhook-signature": sign(key, msg_id, now, text.encode()),
         }
     return web.Response(status=status, text=text, content_type="application/json", headers=headers)
