@@ -34,7 +34,7 @@ from .auth import Keys, Unauthorized, authenticate, generate_secret, generate_to
 from .book import Book, Record, continued, plan_slots
 from .events import MAX_EVENTS, Event, EventError, parse
 from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
-from .reports import Arrivals, spread
+from .reports import Arrivals, quarter, spread
 from .reward import Earnings, Terms
 
 if TYPE_CHECKING:
@@ -100,6 +100,7 @@ class Dispatch:
         self.shown: dict[str, str] = {}  # mode -> when its secret/token was last shown
         self.earnings = Earnings()
         self.arrivals = Arrivals()  # past plug-ins: the day-ahead forecast's expected one
+        self._forecast: tuple[tuple[datetime, int], dict[str, Any]] | None = None
 
     # --- persistence ------------------------------------------------------------------
 
@@ -461,9 +462,14 @@ class Dispatch:
         return openadr_report(self.entry_id, list(self.log))
 
     async def async_forecast(self, now: datetime) -> dict[str, Any]:
+        """The day-ahead forecast, kept until an input changes (the planner is asked for
+        a new plan) or the quarter hour ends: asking again does not plan again."""
         from .reports import day_ahead
 
-        return await day_ahead(self.home, self.arrivals, now)
+        key = (quarter(now), self.home.planner.generation)
+        if self._forecast is None or self._forecast[0] != key:
+            self._forecast = (key, await day_ahead(self.home, self.arrivals, now))
+        return dict(self._forecast[1])
 
     def events_this_month(self, now: datetime) -> int:
         local = dt_util.as_local(now)

@@ -39,18 +39,19 @@ def spread(kwh: float, since: datetime, until: datetime) -> list[tuple[str, date
     kWh)."""
     since, until = since.astimezone(UTC), until.astimezone(UTC)
     if until <= since:
-        return [(_quarter(until).isoformat(), until, kwh)]
+        return [(quarter(until).isoformat(), until, kwh)]
     out: list[tuple[str, datetime, float]] = []
     cursor, span = since, until - since
     while cursor < until:
-        start = _quarter(cursor)
+        start = quarter(cursor)
         end = min(until, start + QUARTER)
         out.append((start.isoformat(), cursor + (end - cursor) / 2, kwh * ((end - cursor) / span)))
         cursor = end
     return out
 
 
-def _quarter(moment: datetime) -> datetime:
+def quarter(moment: datetime) -> datetime:
+    """The quarter hour holding `moment`."""
     moment = moment.replace(second=0, microsecond=0)
     return moment - timedelta(minutes=moment.minute % 15)
 

@@ -391,3 +391,52 @@ async def test_14_an_update_mid_event_keeps_what_was_delivered_before_it(
         [1.38, 1.38, 1.8975, 1.8975], abs=1e-4
     )
     assert report["delivered_kwh"] == pytest.approx(11.04 - 6.555, abs=1e-4)
+
+
+async def test_15_forecast_requests_do_not_make_the_home_plan_each_time(
+    hass: HomeAssistant, entry: MockConfigEntry, agg: Aggregator, freezer: FrozenDateTimeFactory
+) -> None:
+    """Finding 15: each signed GET of the forecast made a plan (with the car away, one
+    ahead): a sender with the key kept the solver busy at the rate limit (2 per second)
+    with answers that had not changed. The forecast is kept until an input changes (a
+    new plan is asked for) or the slot ends."""
+    from unittest.mock import patch
+
+    from .test_dispatch import _signed
+
+    home = entry.runtime_data.home
+    home.driver.plug(False)
+    await advance(hass, freezer, 3)
+    dispatch = _dispatch(entry)
+    real = home.async_plan_ahead
+    calls: list[object] = []
+
+    async def counted(*args: Any) -> Any:
+        calls.append(args)
+        return await real(*args)
+
+    async def get(msg_id: str) -> Any:
+        headers = {**_signed(dispatch.keys.current, b"", msg_id), "x-evflex-view": "forecast"}
+        resp = await agg.client.get(agg.url, headers=headers)
+        assert resp.status == 200
+        return await resp.json()
+
+    with patch.object(home, "async_plan_ahead", counted):
+        first = await get("f1")
+        again = await get("f2")
+        assert again == first
+        assert len(calls) == 1
+        # A change of inputs (here the target) asks for a new plan: planned again.
+        await hass.services.async_call(
+            "number",
+            "set_value",
+            {"entity_id": "number.garage_target_state_of_charge", "value": 90},
+            blocking=True,
+        )
+        changed = await get("f3")
+        assert len(calls) == 2
+        assert changed["assumption"]["target_soc_pct"] == 90.0
+        # A new slot: planned again.
+        await advance(hass, freezer, 15)
+        await get("f4")
+        assert len(calls) == 3
