@@ -624,8 +624,22 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
         if user_input is not None:
             terms = {k: user_input.get(k, 0) for k in REWARD_KEYS}
             errors = validate_terms(terms)
+            mode = user_input.get(CONF_DISPATCH_AUTH, AUTH_STANDARD_WEBHOOKS)
+            if (
+                mode == AUTH_BEARER
+                and dispatch.token is None
+                and not user_input.get(NEW_CREDENTIAL)
+            ):
+                # Saved so, every request would be refused, the signed ones too.
+                errors[NEW_CREDENTIAL] = "token_required"
+            elif (
+                mode == AUTH_STANDARD_WEBHOOKS
+                and dispatch.auth_mode == AUTH_BEARER
+                and AUTH_STANDARD_WEBHOOKS not in dispatch.shown
+                and not user_input.get(NEW_CREDENTIAL)
+            ):  # the secret in force is the one made at set-up: nobody has it
+                errors[NEW_CREDENTIAL] = "secret_required"
             if not errors:
-                mode = user_input.get(CONF_DISPATCH_AUTH, AUTH_STANDARD_WEBHOOKS)
                 self.values |= {
                     CONF_DISPATCH_AUTH: mode,
                     CONF_DISPATCH_DRIVER_FIRST: bool(
@@ -647,7 +661,8 @@ class EvflexOptionsFlow(StepsMixin, OptionsFlow):
             description_placeholders={
                 "local_url": urls.get("local", "-"),
                 "cloud_url": urls.get("cloud", "-"),
-                "currency": self.hass.config.currency,
+                # The terms are in the earnings' currency once they have one.
+                "currency": dispatch.earnings.currency or self.hass.config.currency,
             },
         )
 

@@ -457,8 +457,10 @@ class EvflexSensor(EvflexEntity, SensorEntity):
             self._attr_native_unit_of_measurement = f"{currency}/kWh"
         elif description.currency == "total":
             self._attr_native_unit_of_measurement = currency
-        elif description.currency == "config":
-            self._attr_native_unit_of_measurement = coordinator.hass.config.currency
+        elif description.currency == "config":  # the earnings' own, once they have one
+            dispatch = coordinator.dispatch
+            earned_in = dispatch.earnings.currency if dispatch else ""
+            self._attr_native_unit_of_measurement = earned_in or coordinator.hass.config.currency
 
     def _currency(self) -> str:
         data = self.coordinator.data

@@ -36,10 +36,8 @@ class ParticipationSwitch(EvflexControlEntity, SwitchEntity):
         dispatch = self.coordinator.dispatch
         return bool(dispatch and dispatch.participating)
 
-    @property
-    def extra_state_attributes(self) -> dict[str, Any]:
-        dispatch = self.coordinator.dispatch
-        return {"urls": dict(dispatch.urls)} if dispatch else {}
+    # No webhook URLs in the state (every user and the recorder read it; whoever has a
+    # URL can spend the rate limit): the options step "dispatch" shows them to admins.
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         await self._set(True)

@@ -37,6 +37,7 @@ HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
 MODE_STANDARD_WEBHOOKS = "standard_webhooks"
 MODE_BEARER = "bearer"
 MAX_ID = 128
+MAX_OLDER = 8  # replaced secrets still in their overlap (each one costs a check)
 _BEARER_HEADERS = ("authorization", "webhook-id")
 
 
@@ -58,32 +59,51 @@ def generate_token() -> str:
 
 @dataclass(frozen=True, slots=True)
 class Keys:
-    """The secrets a request may be signed with now (the newest first)."""
+    """The secrets a request may be signed with now (the newest first).
+
+    Each secret that was replaced is accepted until its own overlap ends: rotating
+    twice within a day keeps the first one until 24 hours after it was replaced, as
+    the owner was told (`older`: the ones before `previous`, with their ends)."""
 
     current: str
     previous: str | None = None
     previous_until: datetime | None = None
+    older: tuple[tuple[str, datetime], ...] = ()
 
     def valid(self, now: datetime) -> list[str]:
         keys = [self.current]
         if self.previous and self.previous_until is not None and now < self.previous_until:
             keys.append(self.previous)
+        keys.extend(key for key, until in self.older if now < until)
         return keys
 
     def rotated(self, new: str, now: datetime, overlap: timedelta) -> Keys:
-        return Keys(new, self.current, now + overlap)
+        kept = list(self.older)
+        if self.previous and self.previous_until is not None:
+            kept.insert(0, (self.previous, self.previous_until))
+        older = tuple((key, until) for key, until in kept if now < until)[:MAX_OLDER]
+        return Keys(new, self.current, now + overlap, older)
 
     def to_dict(self) -> dict[str, Any]:
         until = self.previous_until.isoformat() if self.previous_until else None
-        return {"current": self.current, "previous": self.previous, "previous_until": until}
+        return {
+            "current": self.current,
+            "previous": self.previous,
+            "previous_until": until,
+            "older": [[key, end.isoformat()] for key, end in self.older],
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Keys:
         until = data.get("previous_until")
+        older = tuple(
+            (str(item[0]), datetime.fromisoformat(str(item[1]))) for item in data.get("older") or []
+        )
         return cls(
             str(data["current"]),
             data.get("previous"),
             datetime.fromisoformat(until) if until else None,
+            older,
         )
 
 

@@ -1,7 +1,7 @@
 """One home's dispatch: the book, the keys, participation, the logs, and the answers.
 
 `async_handle(body, headers, source)` is the whole protocol (the webhook view only
-moves bytes): size, rate limit, authentication, replay, participation, parsing, the
+moves bytes): size, authentication, rate limit, replay, participation, parsing, the
 event, the answer. It never raises; every outcome is (HTTP status, JSON, headers).
 Events change the plan only through `Home.signals` and a replan; what-if plans are
 made with `Home.async_what_if` and never installed.
@@ -200,15 +200,15 @@ class Dispatch:
     ) -> Answer:
         if len(body) > MAX_BODY:
             return 413, {"error": f"body: must be at most {MAX_BODY} bytes"}, {}
-        wait = self.rate.take()
-        if wait > 0:
-            retry = str(max(1, round(wait + 0.5)))
-            return 429, {"error": "rate limited"}, {"Retry-After": retry}
         try:
             msg_id = authenticate(self.auth_mode, body, headers, self.keys.valid(now), self.token)
         except Unauthorized as err:
             _LOGGER.debug("Dispatch request refused: %s", err.reason)
             return 401, {"error": "unauthorized"}, {}
+        wait = self.rate.take()  # after the check: a stranger cannot spend the sender's
+        if wait > 0:
+            retry = str(max(1, round(wait + 0.5)))
+            return 429, {"error": "rate limited"}, {"Retry-After": retry}
         if method == "GET":
             view = headers.get("x-evflex-view", "report")
             if view == "forecast":
@@ -429,13 +429,13 @@ class Dispatch:
 
     def _credit_month(self, now: datetime) -> None:
         if self.participating and self.earnings.credit_month(
-            self.terms(), now, dt_util.get_default_time_zone()
+            self.terms(), now, dt_util.get_default_time_zone(), self.hass.config.currency
         ):
             self._changed()
 
     def _earn(self, report: dict[str, Any], now: datetime) -> None:
         earned = self.earnings.credit_event(
-            self.terms(), report, now, dt_util.get_default_time_zone()
+            self.terms(), report, now, dt_util.get_default_time_zone(), self.hass.config.currency
         )
         report["reward"] = round(earned, 6)
 

@@ -16,6 +16,10 @@ A share of the event's revenue is not offered: an event carries no revenue EVFle
 could check (an OpenADR 3 PRICE payload is a tariff for the window, not what the
 aggregator is paid), so the owner's side would be a number the aggregator chose. An
 event is paid in the month (owner's time zone) in which it ended.
+
+The figures are in the currency Home Assistant had when the first was credited, and
+stay in it (and so do the terms, as the options step says) if Home Assistant's
+currency changes later: nothing is converted, nothing is relabelled.
 """
 
 from __future__ import annotations
@@ -133,6 +137,7 @@ class Earnings:
     total: float = 0.0
     months_paid: list[str] = field(default_factory=list)
     events_paid: list[str] = field(default_factory=list)
+    currency: str = ""  # the figures' currency; "" before the first figure
 
     def this_month(self, now: datetime, zone: tzinfo) -> float:
         return self.month_amount if self.month == _key(now, zone) else 0.0
@@ -147,17 +152,25 @@ class Earnings:
         self.month_amount = round(self.month_amount + amount, 6)
         self.total = round(self.total + amount, 6)
 
-    def credit_month(self, terms: Terms, now: datetime, zone: tzinfo) -> float:
-        """The fixed monthly payment, once per month (call while participation is on)."""
+    def credit_month(self, terms: Terms, now: datetime, zone: tzinfo, currency: str = "") -> float:
+        """The fixed monthly payment, once per month (call while participation is on).
+
+        `currency`: Home Assistant's, taken only if no figure has been credited yet."""
         key = _key(now, zone)
         if key in self.months_paid or terms.monthly <= 0:  # no payment agreed (yet)
             return 0.0
         self.months_paid = [*self.months_paid, key][-PAID_KEPT:]
+        self.currency = self.currency or currency
         self._add(terms.monthly, now, zone)
         return terms.monthly
 
     def credit_event(
-        self, terms: Terms, report: Mapping[str, Any], now: datetime, zone: tzinfo
+        self,
+        terms: Terms,
+        report: Mapping[str, Any],
+        now: datetime,
+        zone: tzinfo,
+        currency: str = "",
     ) -> float:
         """An ended event's payment, once per event (its id and start)."""
         key = f"{report.get('event_id')}@{report.get('start')}"
@@ -165,6 +178,8 @@ class Earnings:
             return 0.0
         self.events_paid = [*self.events_paid, key][-PAID_KEPT:]
         amount = terms.for_event(report)
+        if amount > 0:
+            self.currency = self.currency or currency
         self._add(amount, now, zone)
         return amount
 
@@ -175,6 +190,7 @@ class Earnings:
             "total": self.total,
             "months_paid": list(self.months_paid),
             "events_paid": list(self.events_paid),
+            "currency": self.currency,
         }
 
     @classmethod
@@ -185,10 +201,12 @@ class Earnings:
         month = data.get("month")
         paid = data.get("months_paid")
         events = data.get("events_paid")
+        currency = data.get("currency")
         return cls(
             month=month if isinstance(month, str) else "",
             month_amount=max(0.0, _finite(data.get("month_amount"))),
             total=max(0.0, _finite(data.get("total"))),
             months_paid=[str(m) for m in paid] if isinstance(paid, list) else [],
             events_paid=[str(e) for e in events] if isinstance(events, list) else [],
+            currency=currency if isinstance(currency, str) else "",
         )

@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 
 _LOGGER = logging.getLogger(__name__)
 METH_GET, METH_POST = "GET", "POST"
+# Answered before the request is authenticated (too large, rate limited) or because it
+# was not: a signature made with the secret would go to anyone who asked.
+UNSIGNED = frozenset({401, 413, 429})
 
 
 async def async_setup(hass: HomeAssistant, entry: EvflexConfigEntry, dispatch: Dispatch) -> None:
@@ -85,8 +88,8 @@ def _handler(dispatch: Dispatch) -> Any:
                 )
         except Exception:  # nothing escapes: a broken connection, a bug
             _LOGGER.exception("Dispatch webhook failed")
-            status, payload, extra = 400, {"error": "body: could not be read"}, {}
-        return _response(dispatch, status, payload, extra)
+            return _response(dispatch, 400, {"error": "body: could not be read"}, {}, signed=False)
+        return _response(dispatch, status, payload, extra, signed=status not in UNSIGNED)
 
     return handle
 
@@ -96,12 +99,17 @@ def _source(request: web.Request) -> str:
 
 
 def _response(
-    dispatch: Dispatch, status: int, payload: dict[str, Any], extra: dict[str, str]
+    dispatch: Dispatch,
+    status: int,
+    payload: dict[str, Any],
+    extra: dict[str, str],
+    *,
+    signed: bool,
 ) -> web.Response:
     text = json.dumps(payload, separators=(",", ":"), allow_nan=False)
     headers = dict(extra)
     key = dispatch.answer_key()  # the secret, or in bearer mode the token's bytes
-    if status != 401 and key:  # an unauthenticated caller learns nothing, not even a signature
+    if signed and key:  # an unauthenticated caller learns nothing, not even a signature
         msg_id = f"msg_{uuid.uuid4().hex}"
         now = datetime.now(UTC)
         headers |= {

@@ -263,7 +263,13 @@ async def test_bearer_mode_end_to_end_and_back(
 async def test_bearer_mode_without_a_token_refuses_everything(
     hass: HomeAssistant, entry: MockConfigEntry, sender: Sender
 ) -> None:
-    await save(hass, entry, dispatch_auth="bearer")
+    # The form refuses bearer mode without a token (test_dispatch_owner_review.py);
+    # options written another way (an older store lost its token) must fail closed.
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, "dispatch_auth": "bearer"}
+    )
+    await hass.async_block_till_done()
+    assert _dispatch(entry).auth_mode == "bearer"
     assert _dispatch(entry).token is None
     for header in (None, "Bearer ", "Bearer None"):
         status, answer, _ = await sender.bearer(price_event("a"), header)
