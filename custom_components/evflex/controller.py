@@ -102,8 +102,12 @@ class Controller:
             return Decision(0.0, "off")
         if s.soc < s.min_soc:
             return Decision(self.limits.max_current, "min_soc")
-        if s.mode == "fast":
-            return Decision(self.limits.max_current if s.soc < s.target else 0.0, "plan")
+        if s.mode == "fast":  # full power to the target, within the plan's (dispatch) limits
+            if s.soc >= s.target:
+                return Decision(0.0, "plan")
+            found = slot_at(plan, s.now)
+            kw = self.limits.max_kw if found is None else float(found[1]["ev_kw"])
+            return Decision(self.limits.amps(kw), "plan")
         if not plan or not plan.get("slots"):
             return self._without_plan(s)
         found = slot_at(plan, s.now)

@@ -61,7 +61,7 @@ from .optimizer.tariffs import TouTariff
 from .planner import SLOT, Built, PlanInputs, Planner, build_request, slot_floor
 from .planning import PlanOutcome, async_plan
 from .repairs import Repairs
-from .schedule import CalendarEvent, Override, Schedule, calendar_departures
+from .schedule import CalendarEvent, Departure, Override, Schedule, calendar_departures
 from .session import (
     EVENT_CAPPED,
     EVENT_SESSION_STARTED,
@@ -378,8 +378,25 @@ class Home:
     ) -> Built | None:
         if not self.session.plugged:
             return None
+        session = self.session
+        return await self._request(
+            now,
+            signals,
+            soc=session.soc_pct(now),
+            target=session.target_soc(now),
+            departure=session.departure_at(now),
+        )
+
+    async def _request(
+        self,
+        now: datetime,
+        signals: list[dict[str, Any]] | None,
+        *,
+        soc: float,
+        target: float,
+        departure: datetime | None,
+    ) -> Built:
         start = slot_floor(now)
-        departure = self.session.departure_at(now)
         end = start + timedelta(hours=24) if departure is None else max(departure, start + SLOT)
         slots = max(1, -(-(end - start) // SLOT))
         house = [_iv(i) for i in self._house(start, start + slots * SLOT)]
@@ -388,8 +405,8 @@ class Home:
             PlanInputs(
                 now=now,
                 timezone=dt_util.get_default_time_zone(),
-                soc=self.session.soc_pct(now),
-                target_soc=self.session.target_soc(now),
+                soc=soc,
+                target_soc=target,
                 min_soc=settings.min_soc,
                 departure=departure,
                 battery_kwh=float(self.config[CONF_BATTERY_KWH]),
@@ -415,6 +432,25 @@ class Home:
         built = await self._build(dt_util.utcnow(), signals)
         if built is None:
             return None
+        outcome = await async_plan(self.hass, built.request, self.config.get(CONF_REMOTE_URL))
+        return outcome.response or None
+
+    async def async_plan_ahead(
+        self, arrival: datetime, soc_pct: float, departure: Departure | None
+    ) -> dict[str, Any] | None:
+        """The plan for the car expected to plug in at `arrival` with `soc_pct` (plan-v1
+        `vehicle.arrival`), with the dispatch signals in force: made ahead for the
+        day-ahead flexibility forecast, NOT installed. None: no plan."""
+        now = dt_util.utcnow()
+        built = await self._request(
+            now,
+            None,
+            soc=soc_pct,
+            target=departure.target_soc if departure else self.session.settings.target_soc,
+            departure=departure.at if departure else None,
+        )
+        zone = dt_util.get_default_time_zone()
+        built.request["vehicle"]["arrival"] = arrival.astimezone(zone).isoformat()
         outcome = await async_plan(self.hass, built.request, self.config.get(CONF_REMOTE_URL))
         return outcome.response or None
 

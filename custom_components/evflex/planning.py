@@ -25,6 +25,7 @@ from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from yarl import URL
 
 from .optimizer import PlanError, plan
+from .young import young
 
 _LOGGER = logging.getLogger(__name__)
 REMOTE_TIMEOUT = aiohttp.ClientTimeout(total=20)
@@ -50,7 +51,7 @@ async def async_plan(
             shown = URL(remote_url).with_user(None)  # never log credentials
             _LOGGER.warning("Planning through %s failed (%s); planning in process", shown, error)
     try:
-        return PlanOutcome(await hass.async_add_executor_job(plan, request), "local", error)
+        return PlanOutcome(await hass.async_add_executor_job(young, plan, request), "local", error)
     except PlanError as err:
         error = f"request refused: {err}"
     except Exception as err:  # any optimizer failure degrades to the safe plan
@@ -58,7 +59,7 @@ async def async_plan(
     _LOGGER.error("Planning failed (%s); charging by the safe plan", error)
     try:
         safe = safe_request(request)
-        return PlanOutcome(await hass.async_add_executor_job(plan, safe), "safe", error)
+        return PlanOutcome(await hass.async_add_executor_job(young, plan, safe), "safe", error)
     except Exception as err:  # the last resort: the executor charges to the target
         _LOGGER.error("Even the safe plan failed: %r; charging at full power to the target", err)
         return PlanOutcome({}, "none", error)

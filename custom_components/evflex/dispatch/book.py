@@ -3,7 +3,8 @@
 - An event is kept by id; a request for the same id replaces it only if its
   `modified` time is newer (an older or equal one is `stale` and changes nothing); a
   cancel removes it (and is remembered, so a late copy of the original does not
-  bring it back).
+  bring it back); so is a cancel of an id not (yet) known: notifications can arrive
+  out of order, and the event it cancels must not be created by a late copy.
 - An event ends at the end of its last part and is then `expire`d (to the reports).
 - Overlapping events: each becomes signals of its own and the planner takes the
   strictest limit per slot (the stricter cap holds); price events are ordered by
@@ -22,7 +23,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -70,6 +71,33 @@ class Record:
             received=_time(data.get("received")),
             free_until=_time(data.get("free_until")),
         )
+
+
+def continued(record: Record, held: Record | None) -> Record:
+    """An update of a held event: the quarter hours before the new baseline keep the
+    held one's baseline and expected kW, and the event counts from when it was first
+    received, so its report covers the whole event, not only what followed the update."""
+    if held is None:
+        return record
+    cut = min((s.start for s in record.baseline), default=None)
+    if cut is None:
+        return record
+    before = tuple(s for s in held.baseline if s.start < cut)
+    rows = [
+        r
+        for r in held.answer.get("expected_ev_kw") or []
+        if datetime.fromisoformat(r["start"]) < cut
+    ]
+    answer = {
+        **record.answer,
+        "expected_ev_kw": rows + list(record.answer.get("expected_ev_kw") or []),
+    }
+    return replace(
+        record,
+        baseline=before + record.baseline,
+        answer=answer,
+        received=held.received or record.received,
+    )
 
 
 def _time(value: Any) -> datetime | None:
@@ -122,6 +150,10 @@ class Book:
         if outcome == "cancelled":
             del self.records[event.id]
             self.cancelled[event.id] = event.modified
+        elif outcome == "unknown":  # cancelled before it arrived (out of order)
+            self.cancelled[event.id] = max(
+                event.modified, self.cancelled.get(event.id, event.modified)
+            )
         elif outcome in ("created", "updated"):
             self.records[event.id] = record
             self.cancelled.pop(event.id, None)

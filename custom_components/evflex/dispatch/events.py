@@ -50,6 +50,8 @@ MAX_INTERVALS = 800  # 8 days of quarter hours
 MAX_SPAN = timedelta(days=8)
 MAX_AHEAD = timedelta(days=8)  # a window that starts later than this is refused
 MAX_RANDOMIZE = timedelta(hours=2)
+CLOCK_SKEW = timedelta(minutes=5)  # a modification time may be this far ahead (as signatures)
+MAX_EVENTS = 64  # events one home holds at once
 MAX_KW = 1000.0
 PRICE_RANGE = (-100.0, 1000.0)
 _DURATION = re.compile(
@@ -367,9 +369,20 @@ def _checked(event: Event, now: datetime) -> Event:
     return event
 
 
+def _modified(value: datetime | None, now: datetime, field: str) -> datetime:
+    """When the event was last modified (none given: now). Later than the clock skew
+    allows is refused: only a newer modification wins, so one dated ahead could never
+    be updated or cancelled."""
+    if value is None:
+        return now
+    if value > now + CLOCK_SKEW:
+        raise EventError(field, "must not be in the future")
+    return value
+
+
 def _native(data: dict[str, Any], now: datetime) -> Event:
     raw = _validate(_NATIVE, data)
-    modified = raw.get("modified", now)
+    modified = _modified(raw.get("modified"), now, "modified")
     common = {
         "id": raw["id"],
         "modified": modified,
@@ -449,7 +462,7 @@ def _notification(data: dict[str, Any], now: datetime) -> Event:
         return Event(
             id=raw["id"],
             cancel=True,
-            modified=raw.get("modificationDateTime", now),
+            modified=_modified(raw.get("modificationDateTime"), now, "object.modificationDateTime"),
             priority=0,
             parts=(),
             source="openadr3",
@@ -510,7 +523,8 @@ def _oadr_event(data: Any, now: datetime, *, cancel: bool, prefix: str = "") -> 
         for j, payload in enumerate(interval["payloads"]):
             parts.append(_oadr_part(payload, start, end, units, f"{where}.payloads[{j}]"))
     priority = raw.get("priority")
-    modified = raw.get("modificationDateTime") or raw.get("createdDateTime") or now
+    stamp = "modificationDateTime" if raw.get("modificationDateTime") else "createdDateTime"
+    modified = _modified(raw.get(stamp), now, f"{at}{stamp}")
     event = Event(
         id=raw["id"],
         cancel=cancel,

@@ -31,9 +31,10 @@ from ..const import (
     DOMAIN,
 )
 from .auth import Keys, Unauthorized, authenticate, generate_secret, generate_token
-from .book import Book, Record, plan_slots
-from .events import Event, EventError, parse
+from .book import Book, Record, continued, plan_slots
+from .events import MAX_EVENTS, Event, EventError, parse
 from .policy import Context, answer, ev_caps, free_until, relaxation, shortfall
+from .reports import Arrivals, quarter, spread
 from .reward import Earnings, Terms
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ EVENT_RECEIVED = f"{DOMAIN}_dispatch_received"
 EVENT_ENDED = f"{DOMAIN}_dispatch_ended"
 STORAGE_VERSION = 1
 SLOT_H = 0.25  # the plans' quarter hours
+ARRIVAL_SOC_AGE = timedelta(minutes=5)
 
 type Answer = tuple[int, dict[str, Any], dict[str, str]]
 
@@ -90,12 +92,15 @@ class Dispatch:
         self.rate = RateLimit(RATE_BURST, RATE_PER_S)
         self._lock = asyncio.Lock()
         self._last_energy: float | None = None
+        self._last_at: datetime | None = None
         self.listeners: list[Any] = []
         self.new_secret: str | None = None  # generated this run: to show the owner once
         self.urls: dict[str, str] = {}
         self.token: str | None = None  # the OpenADR 3 bearer token, once the owner made one
         self.shown: dict[str, str] = {}  # mode -> when its secret/token was last shown
         self.earnings = Earnings()
+        self.arrivals = Arrivals()  # past plug-ins: the day-ahead forecast's expected one
+        self._forecast: tuple[tuple[datetime, int], dict[str, Any]] | None = None
 
     # --- persistence ------------------------------------------------------------------
 
@@ -113,7 +118,10 @@ class Dispatch:
         self.replays.update(dict(data.get("replays") or []))
         self.metered = data.get("metered") or {}
         self._load_owner(data)
+        self.arrivals = Arrivals.from_list(data.get("arrivals"))
         self.home.signals = self.book.signals(dt_util.utcnow(), self.home.driver.limits.max_kw)
+        if self.home.signals:  # the first plan was made before the book was read
+            self.home.planner.request_replan("dispatch restored")
         if self.new_secret:
             await self.async_save()
 
@@ -128,6 +136,7 @@ class Dispatch:
             "replays": list(self.replays.items())[-REPLAY_KEPT:],
             "metered": self.metered,
             **self._owner_data(),
+            "arrivals": self.arrivals.to_list(),
         }
 
     def save_soon(self) -> None:
@@ -201,7 +210,10 @@ class Dispatch:
             retry = str(max(1, round(wait + 0.5)))
             return 429, {"error": "rate limited"}, {"Retry-After": retry}
         if method == "GET":
-            return 200, self.report(headers.get("x-evflex-view", "report"), now), {}
+            view = headers.get("x-evflex-view", "report")
+            if view == "forecast":
+                return 200, await self.async_forecast(now), {}
+            return 200, self.report(view, now), {}
         async with self._lock:
             if msg_id and msg_id in self.replays:
                 status, payload = self.replays[msg_id]
@@ -229,6 +241,9 @@ class Dispatch:
             return err.status, {"error": str(err)}
         except RecursionError:
             return 400, {"error": "body: nested too deeply"}
+        held = sum(1 for r in self.book.records.values() if r.event.end > now)
+        if not event.cancel and event.id not in self.book.records and held >= MAX_EVENTS:
+            return 422, {"error": f"id: at most {MAX_EVENTS} events may be held at once"}
         return 200, await self._event(event, now)
 
     # --- events -----------------------------------------------------------------------
@@ -237,6 +252,9 @@ class Dispatch:
         self.expire(now)
         outcome = self.book.classify(event)
         if outcome in ("stale", "unknown"):
+            if outcome == "unknown":  # a cancel before its event: a late copy is stale
+                self.book.apply(Record(event))
+                self._changed()
             return {"event_id": event.id, "status": outcome}
         if event.cancel:
             record = self.book.records[event.id]
@@ -268,7 +286,8 @@ class Dispatch:
             start=now,
         )
         result["operation"] = outcome
-        self.book.apply(replace(record, answer=result))
+        held = self.book.records.get(event.id)  # an update: its past is kept for the report
+        self.book.apply(continued(replace(record, answer=result), held))
         self.metered.setdefault(event.id, {})
         await self._install(f"dispatch {event.id}")
         self.hass.bus.async_fire(
@@ -304,7 +323,14 @@ class Dispatch:
             min_soc_pct=settings.min_soc,
             boost_until=boost_until,
             driver_first=bool(config.get(CONF_DISPATCH_DRIVER_FIRST, True)),
+            charger_ok=self._charger_ok(),
         )
+
+    def _charger_ok(self) -> bool:
+        """The charger answered the last cycle (the coordinator's last update)."""
+        entry = self.hass.config_entries.async_get_entry(self.entry_id)
+        coordinator = getattr(entry, "runtime_data", None)
+        return bool(getattr(coordinator, "last_update_success", True))
 
     async def _install(self, reason: str) -> None:
         now = dt_util.utcnow()
@@ -320,14 +346,23 @@ class Dispatch:
     async def async_tick(self) -> None:
         """Each coordinator cycle: meter the active events, end the expired ones."""
         now = dt_util.utcnow()
+        session = self.home.session
+        if session.plugged and session.plugged_at is not None:
+            # The SoC at plug-in, if a sensor told it (not long after: not a charged one).
+            known = (
+                session.soc_source(now) != "assumed" and now - session.plugged_at < ARRIVAL_SOC_AGE
+            )
+            if self.arrivals.add(session.plugged_at, session.soc_pct(now) if known else None):
+                self.save_soon()
         energy = self.home.session.energy_kwh
-        if self._last_energy is not None and energy > self._last_energy:
-            delta = energy - self._last_energy
-            for record in self.book.active(now):
-                slot = _slot(now).isoformat()
-                bucket = self.metered.setdefault(record.event.id, {})
-                bucket[slot] = bucket.get(slot, 0.0) + delta
-        self._last_energy = energy
+        since = self._last_at
+        if self._last_energy is not None and since is not None and energy > self._last_energy:
+            # Drawn since the last reading: shared out over the quarter hours it spans.
+            for slot, moment, kwh in spread(energy - self._last_energy, since, now):
+                for record in self.book.active(moment):
+                    bucket = self.metered.setdefault(record.event.id, {})
+                    bucket[slot] = bucket.get(slot, 0.0) + kwh
+        self._last_energy, self._last_at = energy, now
         self._credit_month(now)
         if self.expire(now):
             await self._install("dispatch ended")
@@ -336,7 +371,8 @@ class Dispatch:
     def _ended(self, record: Record, now: datetime, why: str) -> None:
         from .reports import measure
 
-        report = measure(record, self.metered.pop(record.event.id, {}), now, why)
+        begin = self.book.start_of(record.event)
+        report = measure(record, self.metered.pop(record.event.id, {}), now, why, begin)
         self.log.append(report)
         self._earn(report, now)
         self.hass.bus.async_fire(EVENT_ENDED, {"config_entry_id": self.entry_id, **_brief(report)})
@@ -421,17 +457,19 @@ class Dispatch:
     # --- what the aggregator and the owner read ---------------------------------------
 
     def report(self, view: str, now: datetime) -> dict[str, Any]:
-        from .reports import forecast, openadr_report
+        from .reports import openadr_report
 
-        if view == "forecast":
-            outcome = self.home.planner.outcome
-            return forecast(
-                outcome.response if outcome else None,
-                self.home.driver.limits.max_kw,
-                self.home.session.plugged,
-                now,
-            )
         return openadr_report(self.entry_id, list(self.log))
+
+    async def async_forecast(self, now: datetime) -> dict[str, Any]:
+        """The day-ahead forecast, kept until an input changes (the planner is asked for
+        a new plan) or the quarter hour ends: asking again does not plan again."""
+        from .reports import day_ahead
+
+        key = (quarter(now), self.home.planner.generation)
+        if self._forecast is None or self._forecast[0] != key:
+            self._forecast = (key, await day_ahead(self.home, self.arrivals, now))
+        return dict(self._forecast[1])
 
     def events_this_month(self, now: datetime) -> int:
         local = dt_util.as_local(now)
@@ -444,11 +482,6 @@ class Dispatch:
             moment = dt_util.as_local(record.event.start)
             count += (moment.year, moment.month) == month
         return count
-
-
-def _slot(moment: datetime) -> datetime:
-    moment = moment.replace(second=0, microsecond=0)
-    return moment - timedelta(minutes=moment.minute % 15)
 
 
 def _brief(report: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,10 @@ departure target, the minimum SoC and a boost win over any request.
    kept plan; full power while a boost runs): `accepted` when every slot keeps it,
    `declined` when none does, else `partially_accepted`, listing the slots, the kW
    and why (`departure`, `below_charger_minimum`, `min_soc`, `boost`,
-   `not_plugged_in`, `baseline`: the home was not going to draw that much).
+   `not_plugged_in`, `baseline`: the home was not going to draw that much); while
+   the charger does not answer, `charger_unavailable` is among the reasons and an
+   `accepted` is only `partially_accepted` (the plan keeps it; the charger cannot be
+   told now).
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ class Context:
     min_soc_pct: float
     boost_until: datetime | None = None
     driver_first: bool = True  # the owner's option: the departure wins over a request
+    charger_ok: bool = True  # the charger answers now (else nothing can be promised)
 
 
 def _overlap(a0: datetime, a1: datetime, b0: datetime, b1: datetime) -> bool:
@@ -203,6 +207,10 @@ def answer(
         result["departure_shortfall_kwh"] = round(missed, 3)
     if not ctx.plugged:
         result["reasons"] = sorted({*result["reasons"], "not_plugged_in"})
+    if not ctx.charger_ok:  # kept in the plan, but the charger cannot be told now
+        result["reasons"] = sorted({*result["reasons"], "charger_unavailable"})
+        if status == "accepted":
+            result["status"] = "partially_accepted"
     return result
 
 

@@ -384,11 +384,6 @@ async def night(hass: HomeAssistant, shanghai: None, freezer: FrozenDateTimeFact
     return await setup_entry(hass)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="dispatch/reports.py measure() counts a quarter hour that had only begun "
-    "when the event was cancelled as if all of it had passed (not this review's file)",
-)
 async def test_an_event_cancelled_early_is_paid_for_the_minutes_that_passed(
     hass: HomeAssistant,
     night: MockConfigEntry,
