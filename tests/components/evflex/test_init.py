@@ -40,8 +40,8 @@ async def test_one_device_with_translated_entities(
     ]
     entities = er.async_entries_for_config_entry(er.async_get(hass), entry.entry_id)
     # no PV power, no PV surplus without a PV sensor; the participation switch; the
-    # next departure; the four dispatch sensors
-    assert len(entities) == 32
+    # next departure; the four dispatch sensors and the two programme earnings
+    assert len(entities) == 34
     assert all(e.unique_id.startswith(entry.entry_id) for e in entities)
     assert all(e.device_id == devices[0].id for e in entities)
     status = hass.states.get("sensor.garage_plan_status")
