@@ -12,7 +12,6 @@ import pytest
 from aggregator.backends import (
     Backend,
     DaskBackend,
-    FleetError,
     Plans,
     Progress,
     Request,
@@ -22,7 +21,7 @@ from aggregator.backends import (
     plan_versions,
 )
 from aggregator.coordinator import Coordination, evflex_coordinated
-from aggregator.population import Fleet, HandSetCar, hand_set_fleet
+from aggregator.population import Fleet, FleetError, HandSetCar, hand_set_fleet
 from aggregator.sources import Array
 
 
