@@ -97,6 +97,10 @@ class Backend(Protocol):
         """Plan every request; call `progress(n)` as n more are done."""
         ...
 
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """`task(item)` for every item, one item a task, in order (whole transformers, say)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -124,6 +128,9 @@ class SerialBackend:
     ) -> list[list[float]]:
         return _gather(([plan_ev(r)] for r in requests), progress)
 
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return [task(item) for item in items]
+
     def close(self) -> None:
         return None
 
@@ -141,6 +148,9 @@ class ProcessBackend:
         self, requests: Sequence[Request], progress: Progress | None = None
     ) -> list[list[float]]:
         return _gather(self._pool.map(plan_chunk, _chunks(requests, self.workers)), progress)
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return list(self._pool.map(task, items))
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -211,6 +221,10 @@ class DaskBackend:
         # In order, so progress counts whole chunks as they are gathered.
         return _gather((future.result() for future in futures), progress)
 
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        futures = self._client.map(task, items, pure=False, retries=self._retries)
+        return [future.result() for future in futures]
+
     def close(self) -> None:
         self._client.close()
         if self._cluster is not None:
@@ -232,6 +246,10 @@ class RayBackend:
     ) -> list[list[float]]:
         refs = [self._task.remote(chunk) for chunk in _chunks(requests, self.workers)]
         return _gather((self._ray.get(ref) for ref in refs), progress)
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        remote = self._ray.remote(task)
+        return [self._ray.get(ref) for ref in [remote.remote(item) for item in items]]
 
     def close(self) -> None:
         self._ray.shutdown()
@@ -335,6 +353,9 @@ class Rounds:
             c.done = True
         self._cond.notify_all()
 
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return self.backend.tasks(task, items)
+
     def close(self) -> None:
         return None
 
@@ -348,6 +369,9 @@ class _RoundProxy:
 
     def map(self, requests: Sequence[Request], progress: Progress | None = None) -> Plans:
         return self.rounds.map(requests, progress)
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return self.rounds.tasks(task, items)
 
     def close(self) -> None:
         return None
