@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -113,13 +115,35 @@ def dask_offload_thread() -> None:
     asyncio.run(start())
 
 
+def coordinate_street(index: int) -> list[list[float]]:
+    """A whole transformer as one task: street `index`, coordinated in the worker."""
+    ev = coordinated(streets()[index])(SerialBackend())
+    return [[float(x) for x in row] for row in ev]
+
+
 @pytest.mark.usefixtures("dask_offload_thread", "socket_enabled")  # the cluster is on 127.0.0.1
-def test_rounds_on_a_local_dask_cluster_plan_as_in_process() -> None:
+def test_a_local_dask_cluster_plans_as_in_process_and_reruns_a_dead_workers_task(
+    tmp_path: Path,
+) -> None:
     fleets = streets()
     alone = [coordinated(f)(SerialBackend()) for f in fleets]
+    marker = tmp_path / "died"
+
+    def die_once(index: int) -> list[list[float]]:
+        # The first street to start kills its worker's process mid-map (the others run
+        # on); the nanny starts a new worker and the scheduler runs the street again.
+        try:
+            marker.touch(exist_ok=False)
+        except FileExistsError:
+            return coordinate_street(index)
+        os._exit(1)
+
     with contextlib.closing(DaskBackend(2)) as cluster:
         rounds = Rounds(cluster)
         together = rounds.run([coordinated(f) for f in fleets])
-    for one, other in zip(alone, together, strict=True):
+        whole = cluster.tasks(die_once, [0, 1, 2])
+    assert marker.exists()
+    for one, other, again in zip(alone, together, whole, strict=True):
         assert np.array_equal(one, other)
+        assert np.array_equal(one, np.array(again))
     assert rounds.maps == 2
