@@ -132,19 +132,27 @@ class _Counting(SerialBackend):
 def street_task(street: Street) -> dict[str, Any]:
     """Generate one transformer's street and run its strategies in this process: the seconds
     each took, the plans it made and the feeder's peak."""
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     fleet = generate(street.region, street.homes, street.days, street.seed)
     seconds = {"generate": time.perf_counter() - began}
+    cpu = {"generate": time.process_time() - cpu_began}
     every = strategies(StudyOptions(region=street.region))
     peaks, plans = {}, {}
     for name in street.names:
         backend = _Counting()
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         ev = every[name](fleet, backend, None)
         seconds[name] = time.perf_counter() - began
+        cpu[name] = time.process_time() - cpu_began
         peaks[name] = float(feeder_kw(fleet, ev).max())
         plans[name] = backend.plans
-    return {"sessions": len(fleet.sessions), "seconds": seconds, "peaks": peaks, "plans": plans}
+    return {
+        "sessions": len(fleet.sessions),
+        "seconds": seconds,
+        "cpu": cpu,
+        "peaks": peaks,
+        "plans": plans,
+    }
 
 
 @dataclass(slots=True)
@@ -157,7 +165,8 @@ class SizeResult:
     every: list[str]
     sampled: list[str]
     sampled_transformers: int
-    seconds: dict[str, float] = field(default_factory=dict)  # summed over transformers (CPU)
+    seconds: dict[str, float] = field(default_factory=dict)  # summed over transformers
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU time, summed likewise
     plans: dict[str, int] = field(default_factory=dict)
     maps: dict[str, int] = field(default_factory=dict)  # rounds mode: maps sent
     total_s: float = 0.0  # wall time of the size, generation included
@@ -166,6 +175,7 @@ class SizeResult:
     gap_aggregate_pct: float | None = None
     gap_mean_pct: float | None = None
     gap_worst_pct: float | None = None
+    load_average: float = 0.0  # the machine's 1-minute load when the size ended
 
 
 def run_size(
@@ -203,6 +213,8 @@ def run_size(
     for r in results:
         for name, seconds in r["seconds"].items():
             out.seconds[name] = out.seconds.get(name, 0.0) + seconds
+        for name, seconds in r.get("cpu", {}).items():
+            out.cpu_s[name] = out.cpu_s.get(name, 0.0) + seconds
         for name, count in r["plans"].items():
             out.plans[name] = out.plans.get(name, 0) + count
     out.main_peak_mib, out.children_peak_mib = _peaks_mib()
@@ -316,7 +328,8 @@ def _print_result(r: SizeResult, before: SizeResult | None) -> None:
         f"{r.homes:,} homes on {r.transformers} transformers ({r.mode}), {r.sessions:,} EV "
         f"sessions: {r.total_s:.1f} s wall ({per_k:.2f} s per 1,000 homes{growth}); peak "
         f"memory {r.main_peak_mib:.0f} MiB here + {r.children_peak_mib:.0f} MiB in workers; "
-        f"coordinated vs joint optimum {gap}\n    ran {', '.join(r.every)} on every "
+        f"coordinated vs joint optimum {gap}; load average {r.load_average:.1f}"
+        f"\n    ran {', '.join(r.every)} on every "
         f"transformer{sampled}",
         flush=True,
     )
@@ -325,7 +338,8 @@ def _print_result(r: SizeResult, before: SizeResult | None) -> None:
         plans = r.plans.get(name, 0)
         maps = f" in {r.maps[name]} maps" if name in r.maps else ""
         rate = f", {plans:,} plans{maps}, {1000 * seconds / plans:.0f} ms a plan" if plans else ""
-        print(f"    {name:<20} {seconds:8.1f} {what}{rate}", flush=True)
+        cpu = f", {r.cpu_s[name]:.1f} s CPU" if name in r.cpu_s else ""
+        print(f"    {name:<20} {seconds:8.1f} {what}{cpu}{rate}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
