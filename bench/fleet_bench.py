@@ -297,6 +297,14 @@ def _hwm_mib(pid: int) -> float:
     return 0.0
 
 
+def _load_average() -> float:
+    """The 1-minute load average (/proc/loadavg; os.getloadavg read 0 here at times)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def _peaks_mib() -> tuple[float, float]:
     return _hwm_mib(os.getpid()), sum(_hwm_mib(p) for p in _children(os.getpid()))
 
