@@ -218,6 +218,7 @@ def run_size(
         for name, count in r["plans"].items():
             out.plans[name] = out.plans.get(name, 0) + count
     out.main_peak_mib, out.children_peak_mib = _peaks_mib()
+    out.load_average = _load_average()
     both = [
         r["peaks"] for r in results if {"evflex_coordinated", "joint_optimum"} <= set(r["peaks"])
     ]
