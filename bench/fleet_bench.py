@@ -42,7 +42,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ from aggregator.backends import (
     open_backend,
 )
 from aggregator.metrics import feeder_kw
-from aggregator.population import Fleet, generate
+from aggregator.population import Fleet, FleetError, generate
 from aggregator.sources import Array
 from aggregator.strategies import Strategy
 from aggregator.study import StudyOptions, strategies
@@ -118,6 +118,10 @@ class Street:
     days: int
     seed: int
     names: tuple[str, ...]
+    options: tuple[tuple[str, Any], ...] = ()  # StudyOptions fields (--set), e.g. the forecast
+
+    def study(self) -> StudyOptions:
+        return replace(StudyOptions(region=self.region), **dict(self.options))
 
 
 class _Counting(SerialBackend):
@@ -136,7 +140,7 @@ def street_task(street: Street) -> dict[str, Any]:
     fleet = generate(street.region, street.homes, street.days, street.seed)
     seconds = {"generate": time.perf_counter() - began}
     cpu = {"generate": time.process_time() - cpu_began}
-    every = strategies(StudyOptions(region=street.region))
+    every = strategies(street.study())
     peaks, plans = {}, {}
     for name in street.names:
         backend = _Counting()
@@ -186,6 +190,7 @@ def run_size(
     backend: tuple[str, Backend],
     plan: Plan,
     mode: str = "transformers",
+    options: tuple[tuple[str, Any], ...] = (),
 ) -> SizeResult:
     """One fleet of `homes` homes: each transformer's street and strategies on `backend`,
     whole transformers as tasks (`transformers`) or one map per round (`rounds`)."""
@@ -196,7 +201,14 @@ def run_size(
     count = max(1, round(plan.share * len(sizes))) if plan.sampled else 0
     picked = {int(k) for k in rng.choice(len(sizes), count, replace=False)}
     streets = [
-        Street(region, n, days, seed * SEED_STRIDE + k, plan.every + (plan.sampled * (k in picked)))
+        Street(
+            region,
+            n,
+            days,
+            seed * SEED_STRIDE + k,
+            plan.every + (plan.sampled * (k in picked)),
+            options,
+        )
         for k, n in enumerate(sizes)
     ]
     out = SizeResult(
@@ -240,7 +252,7 @@ def _rounds(streets: Sequence[Street], backend: Backend, out: SizeResult) -> lis
         {"sessions": len(f.sessions), "seconds": {}, "peaks": {}, "plans": {}} for f in fleets
     ]
     results[0]["seconds"]["generate"] = time.perf_counter() - began
-    every = strategies(StudyOptions(region=streets[0].region))
+    every = strategies(streets[0].study())
     for name in dict.fromkeys(n for s in streets for n in s.names):
         chosen = [k for k, s in enumerate(streets) if name in s.names]
         rounds = Rounds(backend)
@@ -351,6 +363,41 @@ def _print_result(r: SizeResult, before: SizeResult | None) -> None:
         print(f"    {name:<20} {seconds:8.1f} {what}{cpu}{rate}", flush=True)
 
 
+def parse_set(items: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    """`NAME=VALUE` pairs for `StudyOptions` fields (the coordination's), typed as the
+    field's default; the region, sizes and strategies have options of their own."""
+    defaults = StudyOptions()
+    allowed = {f.name for f in fields(StudyOptions)} - {
+        "region",
+        "homes",
+        "days",
+        "seed",
+        "workers",
+        "backend",
+        "progress",
+        "hosting",
+        "rating_kw",
+    }
+    out = []
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in allowed:
+            raise ValueError(
+                f"--set {item}: NAME=VALUE with NAME one of {', '.join(sorted(allowed))}"
+            )
+        default = getattr(defaults, name)
+        value: Any = text
+        if default is None or isinstance(default, float):
+            value = float(text)
+        elif isinstance(default, bool):
+            value = text.lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            value = int(text)
+        out.append((name, value))
+    replace(defaults, **dict(out)).coordination  # noqa: B018 (validates the values)
+    return tuple(out)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default=",".join(str(n) for n in SIZES), help="homes, a list")
@@ -362,7 +409,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--strategies", default=None, help="a list, on every transformer")
     parser.add_argument("--json", type=Path, default=None, help="append the results here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a study option of the coordination, e.g. forecast=perfect (repeatable)",
+    )
     args = parser.parse_args(argv)
+    try:
+        options = parse_set(args.set)
+    except (ValueError, FleetError) as err:
+        parser.error(str(err))
     sizes = [int(n) for n in args.sizes.split(",")]
     workers = args.workers or os.cpu_count() or 1
     known = tuple(strategies(StudyOptions()))
@@ -387,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                     (backend_name, backend),
                     plan,
                     args.mode,
+                    options,
                 )
                 _print_result(result, before)
                 before = result

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bench.fleet_bench import default_plan, transformer_sizes
+from aggregator.population import FleetError
+from bench.fleet_bench import default_plan, parse_set, transformer_sizes
 
 
 def test_fewer_homes_than_one_transformer_are_refused() -> None:
@@ -30,3 +31,21 @@ def test_what_each_size_runs() -> None:
     hundred = default_plan(100_000)
     assert set(hundred.sampled) == {"evflex_coordinated", "joint_optimum"}
     assert hundred.share == pytest.approx(0.1)
+
+
+def test_study_options_set_from_the_command_line_are_checked() -> None:
+    with pytest.raises(ValueError, match="--set bogus=1: NAME=VALUE with NAME one of"):
+        parse_set(["bogus=1"])
+    with pytest.raises(ValueError, match="--set forecast: NAME=VALUE"):
+        parse_set(["forecast"])
+    with pytest.raises(ValueError, match="--set rating_kw=5"):
+        parse_set(["rating_kw=5"])  # a fleet's transformers each have their own
+    with pytest.raises(FleetError, match="margin must be at least 0 and below 1"):
+        parse_set(["margin_share=2"])
+    with pytest.raises(FleetError, match="forecast must be one of"):
+        parse_set(["forecast=psychic"])
+    assert parse_set(["forecast=perfect", "margin_share=0.1", "ev_share=0.6"]) == (
+        ("forecast", "perfect"),
+        ("margin_share", 0.1),
+        ("ev_share", 0.6),
+    )
