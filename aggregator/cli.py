@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_fleet(sub: Any) -> None:
     from aggregator.backends import BACKENDS
-    from aggregator.coordinator import FORECASTS
+    from aggregator.coordinator import ARRIVALS, FORECASTS, NEEDS
 
     p = sub.add_parser("fleet", help="the fleet study: every strategy on one street's transformer")
     p.add_argument("--homes", type=int, default=200)
@@ -55,6 +55,12 @@ def add_fleet(sub: Any) -> None:
     p.add_argument("--margin", type=float, default=0.05, help="share of the rating kept free")
     p.add_argument(
         "--non-response", type=float, default=0.0, help="share of homes that do not respond"
+    )
+    p.add_argument(
+        "--arrivals", choices=ARRIVALS, default="online", help="when the aggregator hears of a car"
+    )
+    p.add_argument(
+        "--needs", choices=NEEDS, default="history", help="reported, or estimated from the past"
     )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
     p.add_argument(
@@ -85,6 +91,8 @@ def fleet(args: argparse.Namespace) -> int:
                 forecast=args.forecast,
                 margin_share=args.margin,
                 non_response=args.non_response,
+                arrivals=args.arrivals,
+                needs=args.needs,
             )
             study = run_study(options)
         except FleetError as err:

@@ -8,13 +8,22 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from aggregator.backends import Backend, Progress, open_backend
-from aggregator.coordinator import Coordination, Forecast, evflex_coordinated, joint_optimum
+from aggregator.coordinator import (
+    Arrivals,
+    Coordination,
+    Forecast,
+    Needs,
+    evflex_coordinated,
+    joint_optimum,
+)
 from aggregator.hosting import hosting_capacity
 from aggregator.metrics import Metrics, measure
 from aggregator.population import Fleet, FleetError, generate
 from aggregator.regions import REGIONS
-from aggregator.sources import Array
+from aggregator.sources import Array, elaadnl
 from aggregator.strategies import STRATEGIES, Strategy
 from aggregator.thermal import daily_ambient_c
 
@@ -35,11 +44,32 @@ class StudyOptions:
     forecast: Forecast = "history"
     margin_share: float = 0.05
     non_response: float = 0.0
+    arrivals: Arrivals = "online"
+    needs: Needs = "history"
     progress: bool = True
 
     @property
     def coordination(self) -> Coordination:
-        return Coordination(self.forecast, self.margin_share, self.non_response)
+        return Coordination(
+            self.forecast,
+            self.margin_share,
+            self.non_response,
+            self.arrivals,
+            self.needs,
+            need_prior_kwh(self.region) if self.region in REGIONS else 11.5,
+        )
+
+
+def need_prior_kwh(region: str) -> float:
+    """The need the aggregator assumes for sessions it has not seen yet: the region's
+    mean session need (the middle of the commute range; ElaadNL's home-session mean,
+    at least 2 kWh, by the same inverse of its exceedance curve the street draws from)."""
+    reg = REGIONS[region]
+    if reg.energy_model == "commute":
+        return sum(reg.commute_kwh) / 2
+    data = elaadnl()
+    u = (np.arange(10_000) + 0.5) / 100  # 0..100 %, midpoints
+    return float(np.maximum(2.0, np.interp(u, data.exceedance_pct, data.energy_kwh)).mean())
 
 
 @dataclass(slots=True)
