@@ -64,6 +64,9 @@ def add_fleet(sub: Any) -> None:
     )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
     p.add_argument(
+        "--hosting-days", type=int, default=7, help="nights the hosting capacity is judged over"
+    )
+    p.add_argument(
         "--export",
         metavar="DIR",
         default=None,
@@ -88,6 +91,7 @@ def fleet(args: argparse.Namespace) -> int:
                 rating_kw=args.rating_kw,
                 ev_share=args.ev_share,
                 hosting=args.hosting,
+                hosting_days=args.hosting_days,
                 forecast=args.forecast,
                 margin_share=args.margin,
                 non_response=args.non_response,

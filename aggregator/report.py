@@ -36,7 +36,7 @@ LABELS: dict[str, str] = {
     "peak_gap_pct": "peak above the joint optimum (%)",
     "hot_spot_max_c": "hottest winding hot spot, IEC 60076-7 (°C)",
     "loss_of_life_h": "transformer life used, IEC 60076-7 (h)",
-    "hosting_evs": "hosting capacity (EV homes, one night)",
+    "hosting_evs": "hosting capacity (EV homes, thermal limit and every departure met)",
 }
 
 

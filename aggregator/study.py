@@ -19,7 +19,7 @@ from aggregator.coordinator import (
     evflex_coordinated,
     joint_optimum,
 )
-from aggregator.hosting import hosting_capacity
+from aggregator.hosting import MAX_GROWTH, grown_street, hosting_beyond
 from aggregator.metrics import Metrics, measure
 from aggregator.population import Fleet, FleetError, generate
 from aggregator.regions import REGIONS
@@ -41,6 +41,7 @@ class StudyOptions:
     rating_kw: float | None = None  # default: the region's kVA per home x homes
     ev_share: float | None = None  # default: the region's
     hosting: bool = False
+    hosting_days: int = 7  # nights the hosting capacity is judged over
     forecast: Forecast = "history"
     margin_share: float = 0.05
     non_response: float = 0.0
@@ -106,6 +107,8 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
     if options.region not in REGIONS:
         raise FleetError(f"--region must be one of {', '.join(REGIONS)}")
     options.coordination  # noqa: B018 (validates the coordination options first)
+    if options.hosting_days < 1:
+        raise FleetError("--hosting-days must be at least 1")
     fleet = generate(
         options.region,
         options.homes,
@@ -130,13 +133,36 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
 
 
 def _hosting(options: StudyOptions, runner: Backend) -> dict[str, int]:
-    street = generate(options.region, options.homes, 1, options.seed, rating_kw=options.rating_kw)
+    """Each strategy's hosting capacity beyond the street (`hosting.hosting_beyond`), over
+    the first `hosting_days` nights of the study's week."""
+    days = min(options.hosting_days, options.days)
+    street = generate(
+        options.region,
+        options.homes,
+        days,
+        options.seed,
+        ev_share=options.ev_share,
+        rating_kw=options.rating_kw,
+    )
+    heat = ambient_c(options, street)
+
+    def grow(count: int) -> Fleet:
+        return grown_street(options.region, street, count, options.seed, options.ev_share)
+
     out = {}
     for name, strategy in strategies(replace(options, progress=False)).items():
         if name == JOINT:
             continue
         with _bar(options, f"hosting {name}", None, "try") as tick:
-            out[name] = hosting_capacity(street, strategy, runner, lambda _n, _ok: tick(1))
+            out[name] = hosting_beyond(
+                grow,
+                street.ev_count,
+                strategy,
+                runner,
+                heat,
+                MAX_GROWTH * options.homes,
+                lambda _n, _ok: tick(1),
+            )
     return out
 
 
