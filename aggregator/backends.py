@@ -8,6 +8,13 @@ The process pool hands each worker chunks of requests (one inter-process
 round trip per chunk, not per home) and warms every worker once: a worker's
 first plan imports Pyomo, about a second.
 Use one as `with contextlib.closing(open_backend(...)) as backend:`.
+
+Many transformers at once (`Rounds`): each transformer's strategy runs in its own
+thread against a proxy backend; the `map` calls that the transformers make in the
+same coordination round (the silent homes' local plans, the envelopes, the
+repairs) are sent to the real backend as one map, so a cluster sees one map per
+round, chunked over all of its threads, rather than one small map per transformer
+with idle workers between them.
 Dask is installed with the project's development requirements and tested on a
 local cluster; Ray is optional. Either, chosen but not installed, fails with a
 message that says so.
@@ -19,13 +26,17 @@ import importlib
 import math
 import multiprocessing
 import os
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aggregator.population import FleetError
 
 BACKENDS = ("process", "dask", "ray")
+# What a plan's result depends on: a worker must carry the same versions as this process.
+PLAN_PACKAGES = ("evflex-optimizer", "numpy", "scipy", "pyomo", "highspy", "voluptuous", "tzdata")
 CHUNKS_PER_WORKER = 4
 RETRIES = 2  # a chunk whose task raised is run again this many times (Dask)
 
@@ -45,6 +56,31 @@ def plan_chunk(requests: Sequence[Request]) -> list[list[float]]:
     return [plan_ev(r) for r in requests]
 
 
+def plan_versions() -> dict[str, str]:
+    """The installed version of every package a plan depends on ("missing" if none)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {}
+    for name in PLAN_PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "missing"
+    return out
+
+
+def check_plan_versions(mine: dict[str, str], theirs: dict[str, dict[str, str]]) -> None:
+    """Refuse workers whose plan packages differ from this process's (`theirs`: by worker)."""
+    wrong = [
+        f"{worker} has {name} {got.get(name, 'missing')} (here {want})"
+        for worker, got in sorted(theirs.items())
+        for name, want in mine.items()
+        if got.get(name, "missing") != want
+    ]
+    if wrong:
+        raise FleetError("the cluster's workers plan with other packages: " + "; ".join(wrong))
+
+
 def warm_up() -> None:
     """Import the optimizer and Pyomo, and solve once, before the first real plan."""
     from optimizer.examples import simulated_home
@@ -59,6 +95,10 @@ class Backend(Protocol):
         self, requests: Sequence[Request], progress: Progress | None = None
     ) -> list[list[float]]:
         """Plan every request; call `progress(n)` as n more are done."""
+        ...
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        """`task(item)` for every item, one item a task, in order (whole transformers, say)."""
         ...
 
     def close(self) -> None: ...
@@ -88,6 +128,9 @@ class SerialBackend:
     ) -> list[list[float]]:
         return _gather(([plan_ev(r)] for r in requests), progress)
 
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return [task(item) for item in items]
+
     def close(self) -> None:
         return None
 
@@ -105,6 +148,9 @@ class ProcessBackend:
         self, requests: Sequence[Request], progress: Progress | None = None
     ) -> list[list[float]]:
         return _gather(self._pool.map(plan_chunk, _chunks(requests, self.workers)), progress)
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return list(self._pool.map(task, items))
 
     def close(self) -> None:
         self._pool.shutdown()
@@ -127,8 +173,9 @@ class DaskBackend:
     Why Dask: pure-Python wheels (Python 3.13 and 3.14 alike, no daemon to install), a
     local cluster in a few seconds, and its scheduler reruns a task whose worker died (up
     to `distributed.scheduler.allowed-failures` times). A task that raises is retried
-    `retries` times. The workers must carry this process's package versions (checked on
-    connect); the chunk size follows the cluster's thread count.
+    `retries` times. The workers must carry this process's package versions, Dask's own
+    (`get_versions(check=True)`) and those a plan depends on (`PLAN_PACKAGES`), checked on
+    connect; the chunk size follows the cluster's thread count.
     """
 
     def __init__(
@@ -156,7 +203,8 @@ class DaskBackend:
                 )
                 self._client = distributed.Client(self._cluster)
         try:
-            self._client.get_versions(check=True)
+            self._client.get_versions(check=True)  # Dask's own packages
+            check_plan_versions(plan_versions(), self._client.run(plan_versions))
             self._client.run(warm_up)
         except BaseException:
             self.close()
@@ -172,6 +220,10 @@ class DaskBackend:
         futures = self._client.map(self._task, chunks, pure=False, retries=self._retries)
         # In order, so progress counts whole chunks as they are gathered.
         return _gather((future.result() for future in futures), progress)
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        futures = self._client.map(task, items, pure=False, retries=self._retries)
+        return [future.result() for future in futures]
 
     def close(self) -> None:
         self._client.close()
@@ -195,8 +247,134 @@ class RayBackend:
         refs = [self._task.remote(chunk) for chunk in _chunks(requests, self.workers)]
         return _gather((self._ray.get(ref) for ref in refs), progress)
 
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        remote = self._ray.remote(task)
+        return [self._ray.get(ref) for ref in [remote.remote(item) for item in items]]
+
     def close(self) -> None:
         self._ray.shutdown()
+
+
+@dataclass(slots=True)
+class _Call:
+    requests: Sequence[Request]
+    progress: Progress | None
+    plans: Plans | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+
+@dataclass(slots=True)
+class Rounds:
+    """Run one job per transformer, each in its own thread, and send the `map` calls of each
+    round (one call from every job still running) to `backend` as one map.
+
+    A job is a function of a backend (e.g. `lambda b: strategy(fleet, b, None)`); its
+    `map` blocks until every other running job has called `map` too or finished, then
+    the last one to arrive plans all their requests in one `backend.map` and hands each
+    job its own plans. `maps` counts the maps sent; `requests` the requests planned."""
+
+    backend: Backend
+    maps: int = 0
+    requests: int = 0
+    _cond: threading.Condition = field(default_factory=threading.Condition)
+    _running: int = 0
+    _waiting: list[_Call] = field(default_factory=list)
+
+    @property
+    def workers(self) -> int:
+        return self.backend.workers
+
+    def run[T](self, jobs: Sequence[Callable[[Backend], T]]) -> list[T]:
+        """Every job's result, in order; the first job that raised raises here."""
+        results: list[Any] = [None] * len(jobs)
+        errors: list[BaseException] = []
+        proxy = _RoundProxy(self)
+
+        def one(index: int) -> None:
+            try:
+                results[index] = jobs[index](proxy)
+            except BaseException as err:  # handed to the caller below
+                errors.append(err)
+            finally:
+                with self._cond:
+                    self._running -= 1
+                    self._dispatch_if_all_arrived()
+
+        with self._cond:
+            self._running = len(jobs)
+        threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(len(jobs))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        return results
+
+    def map(self, requests: Sequence[Request], progress: Progress | None = None) -> Plans:
+        call = _Call(requests, progress)
+        with self._cond:
+            self._waiting.append(call)
+            self._dispatch_if_all_arrived()
+            while not call.done:
+                self._cond.wait()
+        if call.error is not None:
+            raise call.error
+        assert call.plans is not None
+        if progress is not None:
+            progress(len(call.plans))
+        return call.plans
+
+    def _dispatch_if_all_arrived(self) -> None:
+        """With the lock held: if every running job waits in `map`, plan the round (the
+        lock is released meanwhile, so no job can join or leave: they all wait)."""
+        if not self._waiting or len(self._waiting) < self._running:
+            return
+        calls, self._waiting = self._waiting, []
+        batch = [r for c in calls for r in c.requests]
+        self._cond.release()
+        try:
+            plans = self.backend.map(batch) if batch else []
+            error: BaseException | None = None
+        except BaseException as err:  # every caller of the round raises it
+            plans, error = [], err
+        finally:
+            self._cond.acquire()
+        if batch:
+            self.maps += 1
+            self.requests += len(batch)
+        start = 0
+        for c in calls:
+            c.error = error
+            if error is None:
+                c.plans = plans[start : start + len(c.requests)]
+            start += len(c.requests)
+            c.done = True
+        self._cond.notify_all()
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return self.backend.tasks(task, items)
+
+    def close(self) -> None:
+        return None
+
+
+class _RoundProxy:
+    """The backend a job of `Rounds` sees."""
+
+    def __init__(self, rounds: Rounds) -> None:
+        self.rounds = rounds
+        self.workers = rounds.workers
+
+    def map(self, requests: Sequence[Request], progress: Progress | None = None) -> Plans:
+        return self.rounds.map(requests, progress)
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return self.rounds.tasks(task, items)
+
+    def close(self) -> None:
+        return None
 
 
 def open_backend(name: str = "process", workers: int | None = None) -> Backend:

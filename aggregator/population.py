@@ -15,26 +15,32 @@ Assumptions (each home), with the data behind them (`aggregator.sources`):
 - EV ownership: each home draws u ~ U(0, 1); the `ev_count` homes with the
   lowest u own an EV (ev_count = round(ev_share x homes)). More EVs add homes,
   never swap them.
-- Car: usable battery U(40, 100) kWh, charging efficiency U(0.88, 0.94).
+- Car: usable battery U(40, 100) kWh, charging efficiency U(0.88, 0.94), and
+  consumption U(a, b) kWh/km into the battery (the region's range).
   Charger: 1-phase 7.4 kW (min 1.4), 3-phase 11 kW (min 4.1) or 1-phase 3.7 kW
   (min 1.4), in the region's shares.
 - Arrival: ElaadNL's home (private) arrival distribution by 15-minute bin,
-  weekday or weekend by the arrival day, cut to the region's arrival hours and
+  weekday or weekend by the arrival day, within the region's arrival hours
+  (both regions: 12:00-24:00, the night's whole afternoon and evening) and
   renormalised.
 - Departure: arrival + ElaadNL's mean home-session length for that arrival
   half-hour x N(1, 0.2) (ev2gym's own spread), kept between 05:00 and 11:45 the
   next morning (the study's sessions are overnight).
-- Need (kWh into the battery): "commute": U(a, b) kWh every night; "elaadnl":
-  ElaadNL's home-session energy distribution (inverse of its exceedance curve),
-  at least 2 kWh, on nights the car plugs in (probability p). Capped at 85% of
-  the battery and at 95% of what the charger can deliver while plugged in, so
-  every need is physically reachable: energy not delivered measures control,
-  not impossible sessions.
+- Need (kWh into the battery): the car drives a lognormal distance every day
+  (the region's mean and sigma) and plugs in on a night with probability p; a
+  session brings back the energy driven since the last one (distance x the
+  car's kWh/km), the days before the study included (their number drawn
+  geometric(p) - 1). Capped at 85% of the battery and at 95% of what the
+  charger can deliver while plugged in, so every need is physically reachable:
+  energy not delivered measures control, not impossible sessions (what a cap
+  cuts is charged elsewhere and not carried over).
 - Household load: one of the 25 Pecan Street profiles, shifted by a whole
-  number of weeks (-4..4) and by -30..+30 minutes, scaled to the region's mean
-  x a lognormal factor (sigma 0.3): 25 profiles must stand in for hundreds of
-  homes without moving in lock-step. The profiles' year and calendar are not
-  the study's: weekdays do not line up.
+  number of weeks (-4..4) and by -30..+30 minutes, scaled so that its mean over
+  the 28 days from the study's first slot (as read, shift included) is the
+  region's study-month mean x a lognormal factor of mean 1 (sigma 0.3): the
+  profile's own season (Texas) never moves the region's mean, and 25 profiles
+  stand in for hundreds of homes without moving in lock-step. The profiles'
+  year and calendar are not the study's: weekdays do not line up.
 - PV: on a share of roofs, U(3, 8) kWp x the Netherlands 2019 hourly capacity
   factor of the same day of year and local hour (held for the hour's 4 slots).
 - Timer delay: U(0, 600) s per home per night, for `tou_timer_random`.
@@ -66,6 +72,8 @@ NEED_SHARE_OF_BATTERY = 0.85
 NEED_SHARE_OF_REACH = 0.95
 TARGET_SOC_PCT = 90.0
 WEEK_SLOTS = 7 * SLOTS_PER_DAY
+SCALE_DAYS = 28  # a profile's mean over this many days from the study is the region's
+LOAD_SIGMA = 0.3  # each home's lognormal scale factor (of mean 1)
 
 
 class FleetError(ValueError):
@@ -76,6 +84,7 @@ class FleetError(ValueError):
 class Car:
     battery_kwh: float
     efficiency: float
+    kwh_per_km: float = 0.0  # into the battery
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,12 +248,26 @@ def _home(reg: Region, h: int, days: int, seed: int, start: datetime) -> _Drawn:
     names = [name for name, _ in reg.charger_shares]
     weights = np.array([w for _, w in reg.charger_shares])
     charger = CHARGERS[names[rng.choice(len(names), p=weights / weights.sum())]]
-    car = Car(battery_kwh=rng.uniform(40, 100), efficiency=rng.uniform(0.88, 0.94))
+    car = Car(
+        battery_kwh=rng.uniform(40, 100),
+        efficiency=rng.uniform(0.88, 0.94),
+        kwh_per_km=rng.uniform(*reg.kwh_per_km),
+    )
     ev_draw = rng.random()
     has_pv = rng.random() < reg.pv_share
     kwp = rng.uniform(*reg.pv_kwp)
     home = Home(car=car, charger=charger, ev_draw=ev_draw, pv_kwp=kwp if has_pv else 0.0)
-    sessions = [_session(reg, home, h, night, rng, start) for night in range(days)]
+    # Days driven since the last session before the study (none when it plugs in nightly).
+    driven_kwh = car.kwh_per_km * sum(
+        _km(reg, rng) for _ in range(int(rng.geometric(reg.plug_in_probability)) - 1)
+    )
+    sessions = []
+    for night in range(days):
+        driven_kwh += car.kwh_per_km * _km(reg, rng)
+        session = _session(reg, home, h, night, rng, start, driven_kwh)
+        if session is not None:
+            sessions.append(session)
+            driven_kwh = 0.0  # back to what it was; any part a cap cut is charged elsewhere
     n_slots = days * SLOTS_PER_DAY
     base, before = _household(reg, rng, start, n_slots)
     # Drawn last, so that every draw above is what it was before homes could be silent.
@@ -254,23 +277,34 @@ def _home(reg: Region, h: int, days: int, seed: int, start: datetime) -> _Drawn:
         home=home,
         base_kw=base,
         pv_kw=home.pv_kwp * _pv_shape(start, n_slots),
-        sessions=[s for s in sessions if s is not None],
+        sessions=sessions,
         history_kw=before - home.pv_kwp * _pv_shape(week_before, WEEK_SLOTS),
     )
+
+
+def _km(reg: Region, rng: np.random.Generator) -> float:
+    """One day's distance: lognormal with the region's mean and sigma."""
+    mu = math.log(reg.km_per_day) - reg.km_sigma**2 / 2
+    return float(rng.lognormal(mu, reg.km_sigma))
 
 
 def _household(
     reg: Region, rng: np.random.Generator, start: datetime, n_slots: int
 ) -> tuple[Array, Array]:
-    """The household load over the study, and over the week before it (the same profile)."""
+    """The household load over the study, and over the week before it (the same profile),
+    scaled so that the profile's mean over the `SCALE_DAYS` days from the study's first
+    slot is the region's study-month mean x the home's factor (of mean 1)."""
     profiles = household_profiles()
     column = int(rng.integers(profiles.shape[1]))
     weeks, slots = int(rng.integers(-4, 5)), int(rng.integers(-2, 3))
-    factor = rng.lognormal(0.0, 0.3)
+    factor = rng.lognormal(-(LOAD_SIGMA**2) / 2, LOAD_SIGMA)
     first = _day_of_year(start) * SLOTS_PER_DAY + NOON_SLOT + weeks * 7 * SLOTS_PER_DAY + slots
-    rows = (first + np.arange(-WEEK_SLOTS, n_slots)) % profiles.shape[0]
     profile = profiles[:, column]
-    scale: float = reg.base_mean_kw / float(profile.mean()) * factor
+    # The 28 days centred on the study (as this home reads its profile).
+    around = first + n_slots // 2 + np.arange(SCALE_DAYS * SLOTS_PER_DAY) - SCALE_DAYS * 48
+    month = profile[around % profiles.shape[0]]
+    scale: float = reg.base_mean_kw / float(month.mean()) * factor
+    rows = (first + np.arange(-WEEK_SLOTS, n_slots)) % profiles.shape[0]
     household: Array = profile[rows] * scale
     return household[WEEK_SLOTS:], household[:WEEK_SLOTS]
 
@@ -288,20 +322,23 @@ def _day_of_year(moment: datetime) -> int:
 
 
 def _session(
-    reg: Region, home: Home, h: int, night: int, rng: np.random.Generator, start: datetime
+    reg: Region,
+    home: Home,
+    h: int,
+    night: int,
+    rng: np.random.Generator,
+    start: datetime,
+    driven_kwh: float,
 ) -> Session | None:
+    """Night `night`'s session, if the car plugs in; it brings back `driven_kwh`."""
     data = elaadnl()
     day = (start + timedelta(days=night)).date()
     shape = data.arrival_weekend if day.weekday() >= 5 else data.arrival_weekday
     plugs_in = rng.random() < reg.plug_in_probability
     arrival_bin = int(rng.choice(SLOTS_PER_DAY, p=_cut(shape, reg.arrival_hours)))
     stay = data.mean_session_hours[arrival_bin // 2] * max(0.2, rng.normal(1.0, 0.2))
-    if reg.energy_model == "commute":
-        need = rng.uniform(*reg.commute_kwh)
-    else:
-        need = max(2.0, float(np.interp(rng.uniform(0, 100), data.exceedance_pct, data.energy_kwh)))
     delay = rng.uniform(0.0, MAX_TIMER_DELAY_S)
-    if not plugs_in:
+    if not plugs_in or driven_kwh <= 0:
         return None
     arrival_hour = arrival_bin / 4
     leave_hour = min(max(arrival_hour + stay, 24 + DEPARTURE_HOURS[0]), 24 + DEPARTURE_HOURS[1])
@@ -313,7 +350,7 @@ def _session(
         night=night,
         arrival=arrival,
         departure=departure,
-        need_kwh=_reachable(home, need, departure - arrival),
+        need_kwh=_reachable(home, driven_kwh, departure - arrival),
         timer_delay_s=delay,
     )
 

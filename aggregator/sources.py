@@ -28,6 +28,13 @@ Other files:
   they are clipped to 0 here.
 - `pv_netherlands.csv`: 8,760 hourly PV capacity factors for 2019 (columns
   time (UTC), local_time, electricity), used by their local hour.
+
+The regions' numbers (`aggregator.regions`): `REGION_SOURCES` names the source of
+every field of every region, and whether it was checked here: "checked" means
+read out of a file installed with the project (the ev2gym wheel, the tariff
+presets); "unverified" means a published figure or an engineering assumption
+that no file installed offline lets us check (weather normals, travel surveys,
+consumption figures, transformer sizes). Tests hold the registry complete.
 """
 
 from __future__ import annotations
@@ -45,6 +52,123 @@ Array = NDArray[np.float64]
 PACKAGE = "ev2gym"
 SLOTS_PER_DAY = 96
 DAYS_PER_YEAR = 365
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where one number of a region comes from."""
+
+    source: str
+    checked: bool  # True: read from a file installed with the project
+
+
+_ELAADNL = Source(
+    "ElaadNL home-session statistics (Netherlands) as shipped by ev2gym 2.0.0 (MIT): "
+    "a stand-in, no regional data installs offline",
+    checked=True,
+)
+_STUDY = Source("a parameter of the study (swept by --ev-share)", checked=True)
+_CHARGERS = Source(
+    "assumption: common home charger ratings (IEC 61851 6 A minimum); no market data",
+    checked=False,
+)
+_PV = Source("assumption: PV on roofs of the street, 3-8 kWp", checked=False)
+
+REGION_SOURCES: dict[str, dict[str, Source]] = {
+    "cn": {
+        "tariff": Source("optimizer/tariffs/presets/ (the notice cited there)", checked=True),
+        "first_day": Source("chosen: a Monday in December, no DST in China", checked=True),
+        "kva_per_home": Source(
+            "assumption: a 630 kVA 10/0.4 kV compound transformer for some 200-300 flats",
+            checked=False,
+        ),
+        "ev_share": _STUDY,
+        "charger_shares": _CHARGERS,
+        "arrival_hours": _ELAADNL,
+        "km_per_day": Source(
+            "assumption, 40 km: the order of published daily distances of private cars in "
+            "Shanghai (city travel surveys, Shanghai EV data centre reports), not checked",
+            checked=False,
+        ),
+        "km_sigma": Source("assumption: a lognormal spread of daily distances", checked=False),
+        "kwh_per_km": Source(
+            "assumption, 0.12-0.17 kWh/km into the battery: CLTC ratings of common Chinese "
+            "compact EVs (about 0.10-0.14) plus winter heating and real driving, not checked",
+            checked=False,
+        ),
+        "plug_in_probability": Source(
+            "assumption: a car with a home charger plugs in every night", checked=False
+        ),
+        "base_mean_kw": Source(
+            "assumption, 0.35 kW in December (~260 kWh a month): the order of a Shanghai "
+            "flat's consumption with heat-pump air conditioning in winter, not checked",
+            checked=False,
+        ),
+        "common_kw_per_home": Source(
+            "assumption: the compound's lifts, pumps and lighting", checked=False
+        ),
+        "pv_share": _PV,
+        "pv_kwp": _PV,
+        "ambient_c": Source(
+            "China Meteorological Administration 1991-2020 normals, Shanghai Xujiahui, "
+            "December mean daily low 4 °C and high 11 °C; not checked (no file offline)",
+            checked=False,
+        ),
+    },
+    "us": {
+        "tariff": Source("optimizer/tariffs/presets/ (the tariff sheet cited there)", checked=True),
+        "first_day": Source("chosen: a Monday in July, no DST change in the week", checked=True),
+        "kva_per_home": Source(
+            "assumption: a 50 kVA pole-top transformer for about 10 homes", checked=False
+        ),
+        "ev_share": _STUDY,
+        "charger_shares": _CHARGERS,
+        "arrival_hours": _ELAADNL,
+        "km_per_day": Source(
+            "FHWA Highway Statistics: about 11,000-12,000 miles a year a light-duty vehicle "
+            "(~50 km a day); not checked (no file offline)",
+            checked=False,
+        ),
+        "km_sigma": Source("assumption: a lognormal spread of daily distances", checked=False),
+        "kwh_per_km": Source(
+            "US EPA ratings of US electric cars, SUVs and pickups (about 25-45 kWh per 100 mi "
+            "at the plug, 0.14-0.24 kWh/km into the battery with summer air conditioning); "
+            "not checked",
+            checked=False,
+        ),
+        "plug_in_probability": Source(
+            "assumption: a driver plugs in every other night", checked=False
+        ),
+        "base_mean_kw": Source(
+            "assumption, 1.2 kW in July (~890 kWh a month): EIA's California residential "
+            "average (about 500-550 kWh a month over the year) with an inland summer's air "
+            "conditioning; not checked",
+            checked=False,
+        ),
+        "common_kw_per_home": Source("assumption: no load but the homes'", checked=False),
+        "pv_share": _PV,
+        "pv_kwp": _PV,
+        "ambient_c": Source(
+            "NOAA 1991-2020 normals, Riverside CA, July mean daily low 17 °C and high 35 °C; "
+            "not checked (no file offline)",
+            checked=False,
+        ),
+    },
+}
+# Every region: the household profiles' shape and the daily profile of PV.
+SHAPE_SOURCES: dict[str, Source] = {
+    "household load shape": Source(
+        "Pecan Street (Texas) via ev2gym 2.0.0 `residential_loads.csv`; upstream licence "
+        "unverified; scaled to the region's study-month mean",
+        checked=True,
+    ),
+    "PV shape": Source("ev2gym 2.0.0 `pv_netherlands.csv` (2019 capacity factors)", checked=True),
+    "arrival and stay": _ELAADNL,
+    "ambient shape": Source(
+        "a daily cosine between the month's mean low (03:00) and high (15:00): an assumption",
+        checked=False,
+    ),
+}
 
 
 class DataMissing(RuntimeError):
