@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from aggregator.backends import Backend, Progress, open_backend
 from aggregator.coordinator import (
     Arrivals,
@@ -23,7 +21,7 @@ from aggregator.hosting import MAX_GROWTH, grown_street, hosting_beyond
 from aggregator.metrics import Metrics, measure
 from aggregator.population import Fleet, FleetError, generate
 from aggregator.regions import REGIONS
-from aggregator.sources import Array, elaadnl
+from aggregator.sources import Array
 from aggregator.strategies import STRATEGIES, Strategy
 from aggregator.thermal import daily_ambient_c
 
@@ -63,14 +61,10 @@ class StudyOptions:
 
 def need_prior_kwh(region: str) -> float:
     """The need the aggregator assumes for sessions it has not seen yet: the region's
-    mean session need (the middle of the commute range; ElaadNL's home-session mean,
-    at least 2 kWh, by the same inverse of its exceedance curve the street draws from)."""
+    mean daily distance x the middle of its consumption range x the mean days between
+    sessions (1 / the chance of plugging in on a night)."""
     reg = REGIONS[region]
-    if reg.energy_model == "commute":
-        return sum(reg.commute_kwh) / 2
-    data = elaadnl()
-    u = (np.arange(10_000) + 0.5) / 100  # 0..100 %, midpoints
-    return float(np.maximum(2.0, np.interp(u, data.exceedance_pct, data.energy_kwh)).mean())
+    return reg.km_per_day * sum(reg.kwh_per_km) / 2 / reg.plug_in_probability
 
 
 @dataclass(slots=True)
