@@ -31,9 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     add_fleet(sub)
+    add_spread(sub)
     add_dispatch(sub)
     args = parser.parse_args(argv)
-    commands = {"fleet": fleet, "dispatch": dispatch}
+    commands = {"fleet": fleet, "spread": spread, "dispatch": dispatch}
     return commands[args.command](args)
 
 
@@ -108,6 +109,23 @@ def fleet(args: argparse.Namespace) -> int:
 
             paths += export(study, Path(args.export))
         out.write(summary(study) + "\n" + "".join(f"wrote {p}\n" for p in paths))
+    return 0
+
+
+def add_spread(sub: Any) -> None:
+    p = sub.add_parser("spread", help="min / median / max over several fleet studies' results")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="directories written by fleet --out")
+
+
+def spread(args: argparse.Namespace) -> int:
+    from aggregator.report import spread as table
+
+    directories = [Path(d) for d in args.dirs]
+    missing = [str(d) for d in directories if not (d / "metrics.csv").is_file()]
+    if missing:
+        print(f"error: DIR: no metrics.csv in {', '.join(missing)}", file=sys.stderr)
+        return EXIT_REFUSED
+    sys.stdout.write(table(directories))
     return 0
 
 

@@ -390,3 +390,23 @@ def test_the_optimizer_fleet_alias_runs_the_aggregator(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "margin must be at least 0 and below 1" in done.stderr
+
+
+def test_spread_over_seeds_is_min_median_max(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aggregator.cli import main
+
+    # Three studies' coordinated peaks 150, 170, 160 kW: 150.0 / 160.0 / 170.0.
+    for seed, (peak, gap) in enumerate([(150.0, 1.0), (170.0, 9.0), (160.0, 4.0)], start=1):
+        (tmp_path / f"s{seed}").mkdir()
+        (tmp_path / f"s{seed}" / "metrics.csv").write_text(
+            "strategy,peak_kw,peak_gap_pct,worst_loading_pct,hot_spot_max_c,not_delivered_kwh\n"
+            f"evflex_coordinated,{peak},{gap},30,40,0\n",
+            encoding="utf-8",
+        )
+    assert main(["spread", str(tmp_path / "missing")]) == 2
+    assert "DIR: no metrics.csv in" in capsys.readouterr().err
+    assert main(["spread", *(str(tmp_path / f"s{i}") for i in (1, 2, 3))]) == 0
+    row = next(x for x in capsys.readouterr().out.splitlines() if "evflex_coordinated" in x)
+    assert "| 150.0 / 160.0 / 170.0 | 1.0 / 4.0 / 9.0 |" in row
