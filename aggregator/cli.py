@@ -65,6 +65,14 @@ def add_fleet(sub: Any) -> None:
     )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
     p.add_argument(
+        "--strategies", default="", help="comma-separated strategies for the table (default: all)"
+    )
+    p.add_argument(
+        "--hosting-strategies",
+        default="",
+        help="comma-separated strategies whose hosting capacity is found (default: all)",
+    )
+    p.add_argument(
         "--hosting-days", type=int, default=7, help="nights the hosting capacity is judged over"
     )
     p.add_argument(
@@ -93,6 +101,8 @@ def fleet(args: argparse.Namespace) -> int:
                 ev_share=args.ev_share,
                 hosting=args.hosting,
                 hosting_days=args.hosting_days,
+                only=tuple(x for x in args.strategies.split(",") if x),
+                hosting_only=tuple(x for x in args.hosting_strategies.split(",") if x),
                 forecast=args.forecast,
                 margin_share=args.margin,
                 non_response=args.non_response,

@@ -40,6 +40,8 @@ class StudyOptions:
     ev_share: float | None = None  # default: the region's
     hosting: bool = False
     hosting_days: int = 7  # nights the hosting capacity is judged over
+    only: tuple[str, ...] = ()  # the strategies in the table (default: all)
+    hosting_only: tuple[str, ...] = ()  # the strategies whose hosting is found (default: all)
     forecast: Forecast = "history"
     margin_share: float = 0.05
     non_response: float = 0.0
@@ -103,6 +105,15 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
     options.coordination  # noqa: B018 (validates the coordination options first)
     if options.hosting_days < 1:
         raise FleetError("--hosting-days must be at least 1")
+    for field_name, names in (
+        ("--strategies", options.only),
+        ("--hosting-strategies", options.hosting_only),
+    ):
+        unknown = sorted(set(names) - set(STRATEGIES))
+        if unknown:
+            raise FleetError(
+                f"{field_name}: {', '.join(unknown)} is not one of {', '.join(STRATEGIES)}"
+            )
     fleet = generate(
         options.region,
         options.homes,
@@ -114,10 +125,13 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
     study = Study(options, fleet, ambient_c=ambient_c(options, fleet))
     with _backend(options, backend) as runner:
         for name, strategy in strategies(options).items():
+            if options.only and name not in options.only:
+                continue
             with _bar(options, name, len(fleet.sessions), "session") as tick:
                 study.ev[name] = strategy(fleet, runner, tick)
-        local = study.ev["evflex_local"]
-        joint_peak = float((fleet.street_kw + study.ev[JOINT].sum(axis=0)).max())
+        local = study.ev.get("evflex_local")
+        joint = study.ev.get(JOINT)
+        joint_peak = None if joint is None else float((fleet.street_kw + joint.sum(axis=0)).max())
         for name, ev in study.ev.items():
             compared = local if name == "evflex_coordinated" else None
             study.metrics.append(measure(fleet, name, ev, compared, joint_peak, study.ambient_c))
@@ -145,7 +159,7 @@ def _hosting(options: StudyOptions, runner: Backend) -> dict[str, int]:
 
     out = {}
     for name, strategy in strategies(replace(options, progress=False)).items():
-        if name == JOINT:
+        if name == JOINT or (options.hosting_only and name not in options.hosting_only):
             continue
         with _bar(options, f"hosting {name}", None, "try") as tick:
             out[name] = hosting_beyond(

@@ -410,3 +410,12 @@ def test_spread_over_seeds_is_min_median_max(
     assert main(["spread", *(str(tmp_path / f"s{i}") for i in (1, 2, 3))]) == 0
     row = next(x for x in capsys.readouterr().out.splitlines() if "evflex_coordinated" in x)
     assert "| 150.0 / 160.0 / 170.0 | 1.0 / 4.0 / 9.0 |" in row
+
+
+def test_a_strategy_that_does_not_exist_is_refused_by_name() -> None:
+    with pytest.raises(FleetError, match="--strategies: nope is not one of uncontrolled"):
+        run_study(StudyOptions(homes=4, days=1, only=("nope",), progress=False))
+    with pytest.raises(FleetError, match="--hosting-strategies: x is not one of"):
+        run_study(StudyOptions(homes=4, days=1, hosting_only=("x",), progress=False))
+    with pytest.raises(FleetError, match="--hosting-days must be at least 1"):
+        run_study(StudyOptions(homes=4, days=1, hosting_days=0, progress=False))
