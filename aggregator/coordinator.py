@@ -86,6 +86,7 @@ COST_TOLERANCE = 1e-7
 MIN_SHARE_KW = 1e-6  # a share below this is no charging
 PEAK_TOLERANCE_KW = 1e-6
 HISTORY_NIGHTS = 7
+REACH = 0.999  # of what a charger can deliver: the joint model's need stays feasible
 
 NEED_HISTORY = 8  # sessions a need estimate averages over
 
@@ -606,7 +607,11 @@ class _Night:
         rest = []
         for s in plugged:
             start = max(s.arrival, at)
-            left = self.need[s] - self.delivered(s, at)
+            home = self.fleet.homes[s.home]
+            # Never more than its charger can still deliver (an estimate made for the
+            # whole window may not fit what is left of it).
+            reach = home.charger.max_kw * home.car.efficiency * (s.departure - start)
+            left = min(self.need[s] - self.delivered(s, at), reach * HOURS_PER_SLOT * REACH)
             if left > SHORT_KWH / 10 and start < s.departure:
                 rest.append((replace(s, arrival=start, need_kwh=left), s))
         trimmed = [r for r, _ in rest]

@@ -275,3 +275,18 @@ def test_a_need_estimated_too_low_is_corrected_by_the_homes_shortfall(
     m = measure(fleet, "c", outcome.ev)
     assert m.not_delivered_kwh == pytest.approx(0.0, abs=0.01)
     assert outcome.repaired == 0
+
+
+def test_an_estimate_beyond_what_is_left_of_the_window_is_cut_to_it() -> None:
+    # The aggregator expects 40 kWh of a 3.7 kW car that needs 13.32; when a second car
+    # plugs in at 23:00, the first has drawn little and 40 kWh no longer fit in 23:00-07:00
+    # (3.7 x 0.9 x 8 h = 26.64 kWh): the model asks for what still fits, and every need is
+    # met.
+    cars = [
+        HandSetCar(arrival="18:00", charger="1ph-3.7", need_kwh=NEED),
+        HandSetCar(arrival="23:00", need_kwh=NEED),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=30.0)
+    config = Coordination(needs="history", need_prior_kwh=40.0, arrivals="online")
+    outcome = coordinate(fleet, SERIAL, config=config)
+    assert measure(fleet, "c", outcome.ev).not_delivered_kwh == pytest.approx(0.0, abs=0.01)
