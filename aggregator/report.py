@@ -209,6 +209,6 @@ def spread(directories: list[Path]) -> str:
                 cells.append("-")
                 continue
             low, mid, high = min(values), float(np.median(values)), max(values)
-            cells.append(" / ".join(f"{v:,.1f}" for v in (low, mid, high)))
+            cells.append(" / ".join(f"{round(v, 1) + 0.0:,.1f}" for v in (low, mid, high)))
         lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
