@@ -30,10 +30,13 @@ The joint model (a linear programme, solved by HiGHS through scipy), per night:
 Envelopes: first each share is made chargeable (`min_power_shares`): the energy
 of its slots below the charger's minimum moves into fewer slots of its window at
 or above the minimum, where the expected feeder is lowest among equally cheap
-slots. Home i then gets `ev_limit` = p[i, t] rounded up to 1 W, and where a share
-is still below its charger's minimum (less energy than one slot at the
-minimum), the minimum (it could not charge there otherwise; the excess over P*
-this allows is measured, never hidden). Each home's `optimizer.plan()` then
+slots, and a remainder too small for a slot of its own goes on top of the share's
+charging slots. Home i then gets `ev_limit` = p[i, t] rounded up to 1 W (a share
+at or below 1 uW, a solver's residue, is 0), and where a share with no charging
+slot at all is still below its charger's minimum, the minimum (it could not
+charge there otherwise; the excess over P* this allows is measured, never
+hidden). A share sums to the need, so the envelope leaves the home's plan no
+room but the share itself. Each home's `optimizer.plan()` then
 chooses within its envelope (its own preferences, its own minimum power). A
 home whose plan falls short of its need is planned once more with its own plan
 plus its share of what is left below the level (the larger of P* and the rating
