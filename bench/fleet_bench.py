@@ -42,7 +42,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ from aggregator.backends import (
     open_backend,
 )
 from aggregator.metrics import feeder_kw
-from aggregator.population import Fleet, generate
+from aggregator.population import Fleet, FleetError, generate
 from aggregator.sources import Array
 from aggregator.strategies import Strategy
 from aggregator.study import StudyOptions, strategies
@@ -118,6 +118,10 @@ class Street:
     days: int
     seed: int
     names: tuple[str, ...]
+    options: tuple[tuple[str, Any], ...] = ()  # StudyOptions fields (--set), e.g. the forecast
+
+    def study(self) -> StudyOptions:
+        return replace(StudyOptions(region=self.region), **dict(self.options))
 
 
 class _Counting(SerialBackend):
@@ -132,19 +136,27 @@ class _Counting(SerialBackend):
 def street_task(street: Street) -> dict[str, Any]:
     """Generate one transformer's street and run its strategies in this process: the seconds
     each took, the plans it made and the feeder's peak."""
-    began = time.perf_counter()
+    began, cpu_began = time.perf_counter(), time.process_time()
     fleet = generate(street.region, street.homes, street.days, street.seed)
     seconds = {"generate": time.perf_counter() - began}
-    every = strategies(StudyOptions(region=street.region))
+    cpu = {"generate": time.process_time() - cpu_began}
+    every = strategies(street.study())
     peaks, plans = {}, {}
     for name in street.names:
         backend = _Counting()
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         ev = every[name](fleet, backend, None)
         seconds[name] = time.perf_counter() - began
+        cpu[name] = time.process_time() - cpu_began
         peaks[name] = float(feeder_kw(fleet, ev).max())
         plans[name] = backend.plans
-    return {"sessions": len(fleet.sessions), "seconds": seconds, "peaks": peaks, "plans": plans}
+    return {
+        "sessions": len(fleet.sessions),
+        "seconds": seconds,
+        "cpu": cpu,
+        "peaks": peaks,
+        "plans": plans,
+    }
 
 
 @dataclass(slots=True)
@@ -157,7 +169,8 @@ class SizeResult:
     every: list[str]
     sampled: list[str]
     sampled_transformers: int
-    seconds: dict[str, float] = field(default_factory=dict)  # summed over transformers (CPU)
+    seconds: dict[str, float] = field(default_factory=dict)  # summed over transformers
+    cpu_s: dict[str, float] = field(default_factory=dict)  # CPU time, summed likewise
     plans: dict[str, int] = field(default_factory=dict)
     maps: dict[str, int] = field(default_factory=dict)  # rounds mode: maps sent
     total_s: float = 0.0  # wall time of the size, generation included
@@ -166,6 +179,7 @@ class SizeResult:
     gap_aggregate_pct: float | None = None
     gap_mean_pct: float | None = None
     gap_worst_pct: float | None = None
+    load_average: float = 0.0  # the machine's 1-minute load when the size ended
 
 
 def run_size(
@@ -176,6 +190,7 @@ def run_size(
     backend: tuple[str, Backend],
     plan: Plan,
     mode: str = "transformers",
+    options: tuple[tuple[str, Any], ...] = (),
 ) -> SizeResult:
     """One fleet of `homes` homes: each transformer's street and strategies on `backend`,
     whole transformers as tasks (`transformers`) or one map per round (`rounds`)."""
@@ -186,7 +201,14 @@ def run_size(
     count = max(1, round(plan.share * len(sizes))) if plan.sampled else 0
     picked = {int(k) for k in rng.choice(len(sizes), count, replace=False)}
     streets = [
-        Street(region, n, days, seed * SEED_STRIDE + k, plan.every + (plan.sampled * (k in picked)))
+        Street(
+            region,
+            n,
+            days,
+            seed * SEED_STRIDE + k,
+            plan.every + (plan.sampled * (k in picked)),
+            options,
+        )
         for k, n in enumerate(sizes)
     ]
     out = SizeResult(
@@ -203,9 +225,12 @@ def run_size(
     for r in results:
         for name, seconds in r["seconds"].items():
             out.seconds[name] = out.seconds.get(name, 0.0) + seconds
+        for name, seconds in r.get("cpu", {}).items():
+            out.cpu_s[name] = out.cpu_s.get(name, 0.0) + seconds
         for name, count in r["plans"].items():
             out.plans[name] = out.plans.get(name, 0) + count
     out.main_peak_mib, out.children_peak_mib = _peaks_mib()
+    out.load_average = _load_average()
     both = [
         r["peaks"] for r in results if {"evflex_coordinated", "joint_optimum"} <= set(r["peaks"])
     ]
@@ -227,7 +252,7 @@ def _rounds(streets: Sequence[Street], backend: Backend, out: SizeResult) -> lis
         {"sessions": len(f.sessions), "seconds": {}, "peaks": {}, "plans": {}} for f in fleets
     ]
     results[0]["seconds"]["generate"] = time.perf_counter() - began
-    every = strategies(StudyOptions(region=streets[0].region))
+    every = strategies(streets[0].study())
     for name in dict.fromkeys(n for s in streets for n in s.names):
         chosen = [k for k, s in enumerate(streets) if name in s.names]
         rounds = Rounds(backend)
@@ -285,6 +310,14 @@ def _hwm_mib(pid: int) -> float:
     return 0.0
 
 
+def _load_average() -> float:
+    """The 1-minute load average (/proc/loadavg; os.getloadavg read 0 here at times)."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def _peaks_mib() -> tuple[float, float]:
     return _hwm_mib(os.getpid()), sum(_hwm_mib(p) for p in _children(os.getpid()))
 
@@ -316,7 +349,8 @@ def _print_result(r: SizeResult, before: SizeResult | None) -> None:
         f"{r.homes:,} homes on {r.transformers} transformers ({r.mode}), {r.sessions:,} EV "
         f"sessions: {r.total_s:.1f} s wall ({per_k:.2f} s per 1,000 homes{growth}); peak "
         f"memory {r.main_peak_mib:.0f} MiB here + {r.children_peak_mib:.0f} MiB in workers; "
-        f"coordinated vs joint optimum {gap}\n    ran {', '.join(r.every)} on every "
+        f"coordinated vs joint optimum {gap}; load average {r.load_average:.1f}"
+        f"\n    ran {', '.join(r.every)} on every "
         f"transformer{sampled}",
         flush=True,
     )
@@ -325,7 +359,43 @@ def _print_result(r: SizeResult, before: SizeResult | None) -> None:
         plans = r.plans.get(name, 0)
         maps = f" in {r.maps[name]} maps" if name in r.maps else ""
         rate = f", {plans:,} plans{maps}, {1000 * seconds / plans:.0f} ms a plan" if plans else ""
-        print(f"    {name:<20} {seconds:8.1f} {what}{rate}", flush=True)
+        cpu = f", {r.cpu_s[name]:.1f} s CPU" if name in r.cpu_s else ""
+        print(f"    {name:<20} {seconds:8.1f} {what}{cpu}{rate}", flush=True)
+
+
+def parse_set(items: Sequence[str]) -> tuple[tuple[str, Any], ...]:
+    """`NAME=VALUE` pairs for `StudyOptions` fields (the coordination's), typed as the
+    field's default; the region, sizes and strategies have options of their own."""
+    defaults = StudyOptions()
+    allowed = {f.name for f in fields(StudyOptions)} - {
+        "region",
+        "homes",
+        "days",
+        "seed",
+        "workers",
+        "backend",
+        "progress",
+        "hosting",
+        "rating_kw",
+    }
+    out = []
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in allowed:
+            raise ValueError(
+                f"--set {item}: NAME=VALUE with NAME one of {', '.join(sorted(allowed))}"
+            )
+        default = getattr(defaults, name)
+        value: Any = text
+        if default is None or isinstance(default, float):
+            value = float(text)
+        elif isinstance(default, bool):
+            value = text.lower() in ("1", "true", "yes")
+        elif isinstance(default, int):
+            value = int(text)
+        out.append((name, value))
+    replace(defaults, **dict(out)).coordination  # noqa: B018 (validates the values)
+    return tuple(out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -339,7 +409,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--strategies", default=None, help="a list, on every transformer")
     parser.add_argument("--json", type=Path, default=None, help="append the results here")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a study option of the coordination, e.g. forecast=perfect (repeatable)",
+    )
     args = parser.parse_args(argv)
+    try:
+        options = parse_set(args.set)
+    except (ValueError, FleetError) as err:
+        parser.error(str(err))
     sizes = [int(n) for n in args.sizes.split(",")]
     workers = args.workers or os.cpu_count() or 1
     known = tuple(strategies(StudyOptions()))
@@ -364,6 +445,7 @@ def main(argv: list[str] | None = None) -> int:
                     (backend_name, backend),
                     plan,
                     args.mode,
+                    options,
                 )
                 _print_result(result, before)
                 before = result
