@@ -31,15 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     sub = parser.add_subparsers(dest="command", required=True)
     add_fleet(sub)
+    add_spread(sub)
     add_dispatch(sub)
     args = parser.parse_args(argv)
-    commands = {"fleet": fleet, "dispatch": dispatch}
+    commands = {"fleet": fleet, "spread": spread, "dispatch": dispatch}
     return commands[args.command](args)
 
 
 def add_fleet(sub: Any) -> None:
     from aggregator.backends import BACKENDS
-    from aggregator.coordinator import FORECASTS
+    from aggregator.coordinator import ARRIVALS, FORECASTS, NEEDS
 
     p = sub.add_parser("fleet", help="the fleet study: every strategy on one street's transformer")
     p.add_argument("--homes", type=int, default=200)
@@ -56,7 +57,24 @@ def add_fleet(sub: Any) -> None:
     p.add_argument(
         "--non-response", type=float, default=0.0, help="share of homes that do not respond"
     )
+    p.add_argument(
+        "--arrivals", choices=ARRIVALS, default="online", help="when the aggregator hears of a car"
+    )
+    p.add_argument(
+        "--needs", choices=NEEDS, default="history", help="reported, or estimated from the past"
+    )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
+    p.add_argument(
+        "--strategies", default="", help="comma-separated strategies for the table (default: all)"
+    )
+    p.add_argument(
+        "--hosting-strategies",
+        default="",
+        help="comma-separated strategies whose hosting capacity is found (default: all)",
+    )
+    p.add_argument(
+        "--hosting-days", type=int, default=7, help="nights the hosting capacity is judged over"
+    )
     p.add_argument(
         "--export",
         metavar="DIR",
@@ -82,9 +100,14 @@ def fleet(args: argparse.Namespace) -> int:
                 rating_kw=args.rating_kw,
                 ev_share=args.ev_share,
                 hosting=args.hosting,
+                hosting_days=args.hosting_days,
+                only=tuple(x for x in args.strategies.split(",") if x),
+                hosting_only=tuple(x for x in args.hosting_strategies.split(",") if x),
                 forecast=args.forecast,
                 margin_share=args.margin,
                 non_response=args.non_response,
+                arrivals=args.arrivals,
+                needs=args.needs,
             )
             study = run_study(options)
         except FleetError as err:
@@ -96,6 +119,23 @@ def fleet(args: argparse.Namespace) -> int:
 
             paths += export(study, Path(args.export))
         out.write(summary(study) + "\n" + "".join(f"wrote {p}\n" for p in paths))
+    return 0
+
+
+def add_spread(sub: Any) -> None:
+    p = sub.add_parser("spread", help="min / median / max over several fleet studies' results")
+    p.add_argument("dirs", nargs="+", metavar="DIR", help="directories written by fleet --out")
+
+
+def spread(args: argparse.Namespace) -> int:
+    from aggregator.report import spread as table
+
+    directories = [Path(d) for d in args.dirs]
+    missing = [str(d) for d in directories if not (d / "metrics.csv").is_file()]
+    if missing:
+        print(f"error: DIR: no metrics.csv in {', '.join(missing)}", file=sys.stderr)
+        return EXIT_REFUSED
+    sys.stdout.write(table(directories))
     return 0
 
 

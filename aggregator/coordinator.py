@@ -30,23 +30,36 @@ The joint model (a linear programme, solved by HiGHS through scipy), per night:
 Envelopes: first each share is made chargeable (`min_power_shares`): the energy
 of its slots below the charger's minimum moves into fewer slots of its window at
 or above the minimum, where the expected feeder is lowest among equally cheap
-slots. Home i then gets `ev_limit` = p[i, t] rounded up to 1 W, and where a share
-is still below its charger's minimum (less energy than one slot at the
-minimum), the minimum (it could not charge there otherwise; the excess over P*
-this allows is measured, never hidden). Each home's `optimizer.plan()` then
+slots, and a remainder too small for a slot of its own goes on top of the share's
+charging slots. Home i then gets `ev_limit` = p[i, t] rounded up to 1 W (a share
+at or below 1 uW, a solver's residue, is 0), and where a share with no charging
+slot at all is still below its charger's minimum, the minimum (it could not
+charge there otherwise; the excess over P* this allows is measured, never
+hidden). A share sums to the need, so the envelope leaves the home's plan no
+room but the share itself. Each home's `optimizer.plan()` then
 chooses within its envelope (its own preferences, its own minimum power). A
 home whose plan falls short of its need is planned once more with its own plan
 plus its share of what is left below the level (the larger of P* and the rating
 less the margin).
 
 Forecast (`Coordination.forecast`): `perfect` (the street's load as it will
-be), or `history`: per slot of the night, the mean of the same slot over the
-7 nights before, from the street's metered load (the week before the study,
-then the study's own nights as they pass); the silent homes' EVs are forecast
-from their own metered charging on the nights before (none on the first). The
-margin is what the aggregator keeps free for the forecast's error: the plan is
-built on the forecast, so a forecast error up to the margin overloads nothing
-whenever P* <= rating - margin.
+be), or `history`: per slot of the night, half the mean of the same slot over
+the 7 nights before and half the same night a week before, from the street's
+metered load (the week before the study, then the study's own nights as they
+pass); the silent homes' EVs are forecast from their own metered charging on
+the nights before (none on the first). The margin is what the aggregator keeps
+free for the forecast's error: the plan is built on the forecast, so a forecast
+error up to the margin overloads nothing whenever P* <= rating - margin.
+
+Arrivals (`Coordination.arrivals`): `announced` (every session of the night
+known at noon: one joint model per night) or `online`: the model is solved again
+at every slot in which a car plugs in, over the sessions plugged in by then, for
+what each still needs from that slot on (the slots before are metered: what was
+drawn is drawn). Needs (`Coordination.needs`): `reported` (the home's need, from
+its car's state of charge) or `history`: the mean of the home's last 8 needs,
+the first nights' missing ones taken as a prior; a home whose plan within its
+envelope falls short says so (its plan's shortfall), and the aggregator solves
+again at once with the needs of the homes that planned.
 
 Cost: one LP per night (a few thousand variables for a few hundred homes),
 one plan per responding EV home (plus repairs); nights and transformers are
@@ -56,7 +69,7 @@ independent.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -66,6 +79,7 @@ from scipy.optimize import linprog  # type: ignore[import-untyped]
 from aggregator.backends import Backend, Progress
 from aggregator.plan_requests import session_request
 from aggregator.population import HOURS_PER_SLOT, WEEK_SLOTS, Fleet, FleetError, Session
+from aggregator.regions import ChargerType
 from aggregator.sources import SLOTS_PER_DAY, Array
 
 SHORT_KWH = 0.01  # a session missing more than this is short
@@ -75,9 +89,16 @@ COST_TOLERANCE = 1e-7
 MIN_SHARE_KW = 1e-6  # a share below this is no charging
 PEAK_TOLERANCE_KW = 1e-6
 HISTORY_NIGHTS = 7
+REACH = 0.999  # of what a charger can deliver: the joint model's need stays feasible
+
+NEED_HISTORY = 8  # sessions a need estimate averages over
 
 Forecast = Literal["perfect", "history"]
 FORECASTS: tuple[Forecast, ...] = ("perfect", "history")
+Arrivals = Literal["announced", "online"]
+ARRIVALS: tuple[Arrivals, ...] = ("announced", "online")
+Needs = Literal["reported", "history"]
+NEEDS: tuple[Needs, ...] = ("reported", "history")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +106,21 @@ class Coordination:
     forecast: Forecast = "perfect"
     margin_share: float = 0.0  # of the rating, kept free for the forecast's error
     non_response: float = 0.0  # share of homes that do not respond (`Fleet.silent`)
+    # announced: every session of the night known at noon; online: known when it plugs in.
+    arrivals: Arrivals = "announced"
+    # reported: the home's need is known; history: estimated from its past sessions.
+    needs: Needs = "reported"
+    need_prior_kwh: float = 11.5  # the estimate's stand-in for sessions not yet seen
 
     def __post_init__(self) -> None:
         if self.forecast not in FORECASTS:
             raise FleetError(f"forecast must be one of {', '.join(FORECASTS)}")
+        if self.arrivals not in ARRIVALS:
+            raise FleetError(f"arrivals must be one of {', '.join(ARRIVALS)}")
+        if self.needs not in NEEDS:
+            raise FleetError(f"needs must be one of {', '.join(NEEDS)}")
+        if not 0.0 < self.need_prior_kwh <= 200.0:
+            raise FleetError("need_prior_kwh must be above 0 and at most 200 kWh")
         if not 0.0 <= self.margin_share < 1.0:
             raise FleetError("margin must be at least 0 and below 1 (a share of the rating)")
         if not 0.0 <= self.non_response <= 1.0:
@@ -316,7 +348,10 @@ def expected_street_kw(fleet: Fleet, config: Coordination, night: int, metered: 
         return np.asarray(fleet.street_kw[first : first + SLOTS_PER_DAY], dtype=float)
     past = np.r_[fleet.history_kw, metered[:first]]
     nights = past[-HISTORY_NIGHTS * SLOTS_PER_DAY :].reshape(-1, SLOTS_PER_DAY)
-    forecast: Array = nights.mean(axis=0)
+    # Half the week's mean, half the same night a week before (its day of the week): on
+    # cn seeds 1-3 the LP's peak on the actual load is 1-2 points nearer the optimum than
+    # with the mean alone (the same night alone: 0.5-3 points; its day type's mean: none).
+    forecast: Array = 0.5 * nights.mean(axis=0) + 0.5 * nights[0]
     return forecast
 
 
@@ -354,26 +389,52 @@ def min_power_shares(
     )
     price = fleet.import_price[first : first + SLOTS_PER_DAY]
     for row, s in enumerate(sessions):
-        charger = fleet.homes[s.home].charger
-        p = plan.power[row].copy()
-        low = (p > MIN_SHARE_KW) & (p < charger.min_kw - MIN_SHARE_KW)
-        energy = float(p[low].sum())  # kW x slots
-        n = int(energy // charger.min_kw)
-        if not low.any() or n == 0:
-            continue
         lo, hi = s.arrival - first, s.departure - first
-        window_load, window_price = load[lo:hi], price[lo:hi]
-        window_load -= np.where(low, p, 0.0)
-        p[low] = 0.0
-        free = (p <= MIN_SHARE_KW) & (window_price <= window_price[low].min() + 1e-9)
+        _chargeable(plan.power, row, fleet.homes[s.home].charger, load[lo:hi], price[lo:hi])
+
+
+def _chargeable(
+    power: dict[int, Array], row: int, charger: ChargerType, window_load: Array, window_price: Array
+) -> None:
+    """One share made 0 or at least `charger`'s minimum in each slot (`min_power_shares`);
+    `window_load` (the expected feeder over the session's window) is updated in place."""
+    p = power[row].copy()
+    low = (p > MIN_SHARE_KW) & (p < charger.min_kw - MIN_SHARE_KW)
+    if not low.any():
+        return
+    energy = float(p[low].sum())  # kW x slots
+    n = int(energy // charger.min_kw)
+    cheapest = window_price[low].min() + 1e-9
+    window_load -= np.where(low, p, 0.0)
+    p[low] = 0.0
+    if n > 0:
+        free = (p <= MIN_SHARE_KW) & (window_price <= cheapest)
         picks = np.argsort(np.where(free, window_load, np.inf), kind="stable")[:n]
-        if not free[picks].all():  # fewer free slots than needed: keep the share
-            window_load += plan.power[row] * low
-            continue
-        kw = min(energy / n, charger.max_kw)
-        p[picks] = kw
-        window_load[picks] += kw
-        plan.power[row] = p
+        if free[picks].all():
+            kw = min(energy / n, charger.max_kw)
+            p[picks] = kw
+            window_load[picks] += kw
+            energy -= kw * n
+    # What is left (less than one slot at the minimum: often a solver's residue of a few
+    # watts) goes on top of the share's own charging slots where the feeder is lowest, as
+    # cheap as the slots it leaves; only a share with no such slot keeps it (raised later).
+    while energy > MIN_SHARE_KW:
+        room = np.where(
+            (p >= charger.min_kw - MIN_SHARE_KW) & (window_price <= cheapest),
+            charger.max_kw - p,
+            0.0,
+        )
+        if room.max() <= MIN_SHARE_KW:
+            back = np.flatnonzero(low)[0]
+            p[back] += energy
+            window_load[back] += energy
+            break
+        t = int(np.argmin(np.where(room > MIN_SHARE_KW, window_load, np.inf)))
+        add = min(energy, float(room[t]))
+        p[t] += add
+        window_load[t] += add
+        energy -= add
+    power[row] = p
 
 
 def local_plans(
@@ -391,7 +452,8 @@ def envelope(fleet: Fleet, s: Session, kw: Array) -> Array:
     """A session's `ev_limit` per fleet slot from its share of the joint optimum."""
     home = fleet.homes[s.home]
     limits = np.full(fleet.n_slots, home.charger.max_kw)
-    up = np.ceil(np.clip(kw, 0.0, None) / LIMIT_STEP_KW - 1e-6) * LIMIT_STEP_KW
+    share = np.where(kw > MIN_SHARE_KW, kw, 0.0)  # a solver's residue is no charging
+    up = np.ceil(share / LIMIT_STEP_KW - 1e-6) * LIMIT_STEP_KW
     up = np.where((up > 0) & (up < home.charger.min_kw), home.charger.min_kw, up)
     limits[s.arrival : s.departure] = np.minimum(up, home.charger.max_kw)
     return limits
@@ -408,6 +470,29 @@ class Outcome:
     repaired: int = 0  # sessions planned once more because they fell short
 
 
+def estimated_needs(
+    fleet: Fleet, sessions: Sequence[Session], config: Coordination
+) -> dict[Session, float]:
+    """What the aggregator expects each session to need (kWh into the battery).
+
+    `reported`: the need itself (the home tells it, from its car's state of charge).
+    `history`: the mean of the home's last 8 needs (metered after each session), the
+    missing ones of the first nights taken as `need_prior_kwh`; capped at what the
+    car takes and what its charger delivers while plugged in (both known)."""
+    if config.needs == "reported":
+        return {s: s.need_kwh for s in sessions}
+    past: dict[int, list[float]] = {}
+    out = {}
+    for s in sorted(sessions, key=lambda x: (x.night, x.home)):
+        seen = past.setdefault(s.home, [])[-NEED_HISTORY:]
+        guess = (sum(seen) + config.need_prior_kwh * (NEED_HISTORY - len(seen))) / NEED_HISTORY
+        home = fleet.homes[s.home]
+        reach = home.charger.max_kw * home.car.efficiency * len(s.slots) * HOURS_PER_SLOT
+        out[s] = min(guess, home.car.battery_kwh, reach)
+        past[s.home].append(s.need_kwh)
+    return out
+
+
 def coordinate(
     fleet: Fleet,
     backend: Backend,
@@ -416,7 +501,17 @@ def coordinate(
     actual_street_kw: Array | None = None,
 ) -> Outcome:
     """Coordinate every night; `actual_street_kw` (default: the fleet's) is what the meters
-    read, the forecast is the aggregator's (`config.forecast`)."""
+    read, the forecast is the aggregator's (`config.forecast`).
+
+    Per night, at each event (`announced`: once, at noon, every session known; `online`:
+    at every slot in which a car plugs in, the sessions plugged in by then), the joint
+    model is solved from that slot on for what the sessions still need (the slots before
+    are metered), and the homes are sent their envelopes. A home that draws nothing
+    before the next event under its envelope is planned at a later one (its plan could
+    draw nothing meanwhile either way); at the night's last event every home plugged in
+    plans. With estimated needs, a home whose plan falls short of its need says so (its
+    plan's shortfall): the aggregator then knows its need, solves again at once and
+    sends new envelopes."""
     cfg = config or Coordination()
     street = fleet.street_kw if actual_street_kw is None else actual_street_kw
     silent = fleet.silent(cfg.non_response)
@@ -426,35 +521,147 @@ def coordinate(
     ev = silent_ev.copy()
     joint_ev = silent_ev.copy()
     cap = fleet.rating_kw * (1.0 - cfg.margin_share)
+    assumed = estimated_needs(fleet, talking, cfg)
     by_night: dict[int, list[Session]] = {}
     for s in talking:
         by_night.setdefault(s.night, []).append(s)
     plans: list[NightPlan] = []
-    metered = street  # nights before the one planned are history by then
     expected = np.zeros(fleet.n_slots)
+    order: list[Session] = []
     for night in range(fleet.days):
-        window = slice(night * SLOTS_PER_DAY, (night + 1) * SLOTS_PER_DAY)
-        expected[window] = expected_street_kw(fleet, cfg, night, metered) + _silent_forecast(
+        first = night * SLOTS_PER_DAY
+        window = slice(first, first + SLOTS_PER_DAY)
+        expected[window] = expected_street_kw(fleet, cfg, night, street) + _silent_forecast(
             fleet, cfg, night, silent_ev
         )
         group = sorted(by_night.get(night, []), key=lambda s: s.home)
-        plan = joint_night(fleet, night, group, expected[window], cap)
-        min_power_shares(fleet, night, group, plan, expected[window])
-        plans.append(plan)
-        for row, s in enumerate(group):
-            joint_ev[s.home, s.arrival : s.departure] = plan.power[row]
-    requests, order = [], []
-    for plan in plans:
-        group = sorted(by_night.get(plan.night, []), key=lambda s: s.home)
-        for row, s in enumerate(group):
-            limits = envelope(fleet, s, plan.power[row])
-            requests.append(session_request(fleet, s, ev_limits=limits))
-            order.append(s)
-    for s, power in zip(order, backend.map(requests, progress), strict=True):
-        ev[s.home, s.arrival : s.arrival + len(power)] = power
+        night_run = _Night(fleet, cfg, night, group, assumed, cap, backend, progress)
+        plans.append(night_run.run(expected[window], street[window] + silent_ev[:, window].sum(0)))
+        ev[:, window] += night_run.ev
+        joint_ev[:, window] += night_run.shares
+        order += group
     planned = ev.copy()
     repaired = _repair(fleet, ev, order, plans, expected, cap, backend, progress)
     return Outcome(ev, plans, joint_ev, planned, repaired)
+
+
+class _Night:
+    """One night's coordination, event by event (`coordinate`)."""
+
+    def __init__(
+        self,
+        fleet: Fleet,
+        cfg: Coordination,
+        night: int,
+        group: list[Session],
+        assumed: dict[Session, float],
+        cap: float,
+        backend: Backend,
+        progress: Progress | None,
+    ) -> None:
+        self.fleet, self.cfg, self.night, self.group = fleet, cfg, night, group
+        self.need = {s: assumed[s] for s in group}
+        self.cap, self.backend, self.progress = cap, backend, progress
+        self.first = night * SLOTS_PER_DAY
+        self.ev = np.zeros((fleet.n_homes, SLOTS_PER_DAY))  # what the homes draw
+        self.shares = np.zeros((fleet.n_homes, SLOTS_PER_DAY))  # what they were sent
+
+    def delivered(self, s: Session, at: int) -> float:
+        """What session `s` drew before slot `at` (kWh into the battery)."""
+        kw = self.ev[s.home, s.arrival - self.first : max(s.arrival, at) - self.first]
+        return float(kw.sum()) * HOURS_PER_SLOT * self.fleet.homes[s.home].car.efficiency
+
+    def run(self, forecast: Array, metered_without: Array) -> NightPlan:
+        """`forecast`: the expected load without the responders' EVs; `metered_without`:
+        what the meters will read without them (slots before an event are known)."""
+        if self.cfg.arrivals == "announced" or not self.group:
+            events = [self.first]
+        else:
+            events = sorted({s.arrival for s in self.group})
+        plan = NightPlan(self.night, float(forecast.max()))
+        for k, at in enumerate(events):
+            until = events[k + 1] if k + 1 < len(events) else self.first + SLOTS_PER_DAY
+            expected = forecast.copy()
+            past = at - self.first
+            expected[:past] = metered_without[:past] + self.ev[:, :past].sum(axis=0)
+            plan = self.event(at, until, expected, last=k + 1 == len(events))
+        return plan
+
+    def event(self, at: int, until: int, expected: Array, *, last: bool) -> NightPlan:
+        plugged = [s for s in self.group if s.arrival <= at < s.departure]
+        if self.cfg.arrivals == "announced":
+            plugged = list(self.group)
+        plan, rest = self._solve(at, plugged, expected)
+        asked = self._ask(plan, rest, until, last)
+        if self.cfg.needs == "history" and any(_short(self.fleet, r, p) for r, _s, p in asked):
+            # The homes that fell short said so (their plans' shortfall), and every home
+            # that planned told its car's state: their needs are known now.
+            for _r, s, _p in asked:
+                self.need[s] = s.need_kwh
+            plan, rest = self._solve(at, plugged, expected)
+            self._ask(plan, rest, until, last)
+        return plan
+
+    def _solve(
+        self, at: int, plugged: list[Session], expected: Array
+    ) -> tuple[NightPlan, list[tuple[Session, Session]]]:
+        """The joint model from slot `at` for what each plugged session still needs (as the
+        aggregator believes it): (trimmed session, session) pairs in model order."""
+        rest = []
+        for s in plugged:
+            start = max(s.arrival, at)
+            home = self.fleet.homes[s.home]
+            # Never more than its charger can still deliver (an estimate made for the
+            # whole window may not fit what is left of it).
+            reach = home.charger.max_kw * home.car.efficiency * (s.departure - start)
+            left = min(self.need[s] - self.delivered(s, at), reach * HOURS_PER_SLOT * REACH)
+            if left > SHORT_KWH / 10 and start < s.departure:
+                rest.append((replace(s, arrival=start, need_kwh=left), s))
+        trimmed = [r for r, _ in rest]
+        plan = joint_night(self.fleet, self.night, trimmed, expected, self.cap)
+        min_power_shares(self.fleet, self.night, trimmed, plan, expected)
+        for row, (r, s) in enumerate(rest):
+            lo = r.arrival - self.first
+            self.shares[s.home, lo : s.departure - self.first] = plan.power[row]
+        for s in plugged:  # nothing more for a session the model no longer holds
+            if all(s is not o for _, o in rest):
+                lo = max(s.arrival, at) - self.first
+                self.shares[s.home, lo : s.departure - self.first] = 0.0
+        return plan, rest
+
+    def _ask(
+        self, plan: NightPlan, rest: list[tuple[Session, Session]], until: int, last: bool
+    ) -> list[tuple[Session, Session, Array]]:
+        """Send the envelopes; the homes that can draw before `until` plan within them and
+        draw until then (all of them at the last event, to their departure)."""
+        asked, requests = [], []
+        for row, (r, s) in enumerate(rest):
+            soon = plan.power[row][: until - r.arrival]
+            if not last and not (soon > MIN_SHARE_KW).any():
+                continue
+            truth = replace(r, need_kwh=max(0.0, s.need_kwh - self.delivered(s, r.arrival)))
+            limits = envelope(self.fleet, truth, plan.power[row])
+            requests.append(session_request(self.fleet, truth, ev_limits=limits))
+            asked.append((truth, s))
+        # Sessions left out draw nothing from here until the next event.
+        for r, s in rest:
+            self.ev[s.home, r.arrival - self.first : until - self.first] = 0.0
+        powers = self.backend.map(requests, self.progress) if requests else []
+        end = self.first + SLOTS_PER_DAY
+        out = []
+        for (r, s), power in zip(asked, powers, strict=True):
+            stop = min(r.arrival + len(power), end if last else until)
+            lo = r.arrival - self.first
+            self.ev[r.home, lo : stop - self.first] = power[: stop - r.arrival]
+            out.append((r, s, np.asarray(power, dtype=float)))
+        return out
+
+
+def _short(fleet: Fleet, r: Session, power: Array) -> bool:
+    """Whether the plan `power` made for `r` falls short of its need (what the home's
+    answer says): its whole plan, not only what it draws before the next event."""
+    got = float(power.sum()) * HOURS_PER_SLOT * fleet.homes[r.home].car.efficiency
+    return r.need_kwh - got > SHORT_KWH
 
 
 def _repair(

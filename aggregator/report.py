@@ -36,7 +36,7 @@ LABELS: dict[str, str] = {
     "peak_gap_pct": "peak above the joint optimum (%)",
     "hot_spot_max_c": "hottest winding hot spot, IEC 60076-7 (°C)",
     "loss_of_life_h": "transformer life used, IEC 60076-7 (h)",
-    "hosting_evs": "hosting capacity (EV homes, one night)",
+    "hosting_evs": "hosting capacity (EV homes, thermal limit and every departure met)",
 }
 
 
@@ -177,3 +177,38 @@ def draw_heatmap(study: Study, path: Path) -> None:
     fig.colorbar(image, ax=ax, label="fleet EV kW")
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+SPREAD = ("peak_kw", "peak_gap_pct", "worst_loading_pct", "hot_spot_max_c", "not_delivered_kwh")
+
+
+def spread(directories: list[Path]) -> str:
+    """min / median / max over several studies' metrics.csv (e.g. seeds 1-5) of each
+    strategy's peak, gap to the joint optimum, worst loading, hottest hot spot and energy
+    not delivered: a markdown table."""
+    runs: dict[str, dict[str, list[float]]] = {}
+    for directory in directories:
+        with (directory / "metrics.csv").open(encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle):
+                mine = runs.setdefault(row["strategy"], {c: [] for c in SPREAD})
+                for column in SPREAD:
+                    if row.get(column):
+                        mine[column].append(float(row[column]))
+    lines = [
+        f"min / median / max over {len(directories)} studies: "
+        + ", ".join(d.name for d in directories),
+        "",
+        "| strategy | " + " | ".join(LABELS[c] for c in SPREAD) + " |",
+        "|---|" + "---:|" * len(SPREAD),
+    ]
+    for name, columns in runs.items():
+        cells = []
+        for column in SPREAD:
+            values = columns[column]
+            if not values:
+                cells.append("-")
+                continue
+            low, mid, high = min(values), float(np.median(values)), max(values)
+            cells.append(" / ".join(f"{round(v, 1) + 0.0:,.1f}" for v in (low, mid, high)))
+        lines.append(f"| `{name}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

@@ -9,8 +9,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aggregator.backends import Backend, Progress, open_backend
-from aggregator.coordinator import Coordination, Forecast, evflex_coordinated, joint_optimum
-from aggregator.hosting import hosting_capacity
+from aggregator.coordinator import (
+    Arrivals,
+    Coordination,
+    Forecast,
+    Needs,
+    evflex_coordinated,
+    joint_optimum,
+)
+from aggregator.hosting import MAX_GROWTH, grown_street, hosting_beyond
 from aggregator.metrics import Metrics, measure
 from aggregator.population import Fleet, FleetError, generate
 from aggregator.regions import REGIONS
@@ -32,14 +39,34 @@ class StudyOptions:
     rating_kw: float | None = None  # default: the region's kVA per home x homes
     ev_share: float | None = None  # default: the region's
     hosting: bool = False
+    hosting_days: int = 7  # nights the hosting capacity is judged over
+    only: tuple[str, ...] = ()  # the strategies in the table (default: all)
+    hosting_only: tuple[str, ...] = ()  # the strategies whose hosting is found (default: all)
     forecast: Forecast = "history"
     margin_share: float = 0.05
     non_response: float = 0.0
+    arrivals: Arrivals = "online"
+    needs: Needs = "history"
     progress: bool = True
 
     @property
     def coordination(self) -> Coordination:
-        return Coordination(self.forecast, self.margin_share, self.non_response)
+        return Coordination(
+            self.forecast,
+            self.margin_share,
+            self.non_response,
+            self.arrivals,
+            self.needs,
+            need_prior_kwh(self.region) if self.region in REGIONS else 11.5,
+        )
+
+
+def need_prior_kwh(region: str) -> float:
+    """The need the aggregator assumes for sessions it has not seen yet: the region's
+    mean daily distance x the middle of its consumption range x the mean days between
+    sessions (1 / the chance of plugging in on a night)."""
+    reg = REGIONS[region]
+    return reg.km_per_day * sum(reg.kwh_per_km) / 2 / reg.plug_in_probability
 
 
 @dataclass(slots=True)
@@ -76,6 +103,17 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
     if options.region not in REGIONS:
         raise FleetError(f"--region must be one of {', '.join(REGIONS)}")
     options.coordination  # noqa: B018 (validates the coordination options first)
+    if options.hosting_days < 1:
+        raise FleetError("--hosting-days must be at least 1")
+    for field_name, names in (
+        ("--strategies", options.only),
+        ("--hosting-strategies", options.hosting_only),
+    ):
+        unknown = sorted(set(names) - set(STRATEGIES))
+        if unknown:
+            raise FleetError(
+                f"{field_name}: {', '.join(unknown)} is not one of {', '.join(STRATEGIES)}"
+            )
     fleet = generate(
         options.region,
         options.homes,
@@ -87,10 +125,13 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
     study = Study(options, fleet, ambient_c=ambient_c(options, fleet))
     with _backend(options, backend) as runner:
         for name, strategy in strategies(options).items():
+            if options.only and name not in options.only:
+                continue
             with _bar(options, name, len(fleet.sessions), "session") as tick:
                 study.ev[name] = strategy(fleet, runner, tick)
-        local = study.ev["evflex_local"]
-        joint_peak = float((fleet.street_kw + study.ev[JOINT].sum(axis=0)).max())
+        local = study.ev.get("evflex_local")
+        joint = study.ev.get(JOINT)
+        joint_peak = None if joint is None else float((fleet.street_kw + joint.sum(axis=0)).max())
         for name, ev in study.ev.items():
             compared = local if name == "evflex_coordinated" else None
             study.metrics.append(measure(fleet, name, ev, compared, joint_peak, study.ambient_c))
@@ -100,13 +141,36 @@ def run_study(options: StudyOptions, backend: Backend | None = None) -> Study:
 
 
 def _hosting(options: StudyOptions, runner: Backend) -> dict[str, int]:
-    street = generate(options.region, options.homes, 1, options.seed, rating_kw=options.rating_kw)
+    """Each strategy's hosting capacity beyond the street (`hosting.hosting_beyond`), over
+    the first `hosting_days` nights of the study's week."""
+    days = min(options.hosting_days, options.days)
+    street = generate(
+        options.region,
+        options.homes,
+        days,
+        options.seed,
+        ev_share=options.ev_share,
+        rating_kw=options.rating_kw,
+    )
+    heat = ambient_c(options, street)
+
+    def grow(count: int) -> Fleet:
+        return grown_street(options.region, street, count, options.seed, options.ev_share)
+
     out = {}
     for name, strategy in strategies(replace(options, progress=False)).items():
-        if name == JOINT:
+        if name == JOINT or (options.hosting_only and name not in options.hosting_only):
             continue
         with _bar(options, f"hosting {name}", None, "try") as tick:
-            out[name] = hosting_capacity(street, strategy, runner, lambda _n, _ok: tick(1))
+            out[name] = hosting_beyond(
+                grow,
+                street.ev_count,
+                strategy,
+                runner,
+                heat,
+                MAX_GROWTH * options.homes,
+                lambda _n, _ok: tick(1),
+            )
     return out
 
 

@@ -5,16 +5,19 @@
 
 For each night, on the street's actual load, the peak (kW) of:
 - `optimum`: the joint optimum (perfect foresight, minimum power relaxed);
-- `lp(f)`: the coordinator's own joint solution on its forecast f (history, or
-  perfect), before any home plans: the forecast's share of the gap;
-- `plans(f)`: the homes' plans within their envelopes (rounded up to 1 W, raised
-  to the charger's minimum where the share is below it), before the repair pass;
-- `final(f)`: after the repair pass (sessions that fell short planned once more).
+- for each coordinator setting, `perfect` (perfect forecast, every session and need
+  known at noon), `history` (the history forecast, the same) and `study` (the
+  study's default: history forecast, cars heard of when they plug in, needs
+  estimated from past sessions):
+  - `lp(f)`: the coordinator's shares as sent (the joint model's solution made
+    chargeable), before any home plans: the forecast's share of the gap;
+  - `plans(f)`: the homes' plans within their envelopes, before the repair pass;
+  - `final(f)`: after the repair pass (sessions that fell short planned once more).
 Then the gap of each to the optimum (%), and the whole study's; and, at each
-night's peak slot of `plans(perfect)`, the homes' power above their LP shares
-split into the slots whose envelope was raised to the charger's minimum (share
-above 0 and below the minimum) and the others (where the envelope is the share
-rounded up to 1 W, so a plan can only be below it).
+night's peak slot of `plans(perfect)`, the homes' power above their shares split
+into the slots whose envelope was raised to the charger's minimum (share above 0
+and below the minimum) and the others (where the envelope is the share rounded up
+to 1 W, so a plan can only be below it).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from aggregator.backends import open_backend
 from aggregator.coordinator import Coordination, coordinate, joint_optimum
 from aggregator.population import Fleet, generate
 from aggregator.sources import SLOTS_PER_DAY, Array
+from aggregator.study import StudyOptions
 
 
 def _peaks(street: Array, ev: Array, days: int) -> list[float]:
@@ -49,8 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.closing(open_backend("process", args.workers)) as backend:
         columns["optimum"] = _peaks(street, joint_optimum(fleet, backend), fleet.days)
         repaired, raised_rows = {}, []
-        for forecast in ("history", "perfect"):
-            outcome = coordinate(fleet, backend, None, Coordination(forecast))
+        settings = {
+            "perfect": Coordination("perfect"),
+            "history": Coordination("history"),
+            "study": StudyOptions(args.region).coordination,
+        }
+        for forecast, config in settings.items():
+            outcome = coordinate(fleet, backend, None, config)
             assert outcome.planned_ev is not None
             columns[f"lp({forecast})"] = _peaks(street, outcome.joint_ev, fleet.days)
             columns[f"plans({forecast})"] = _peaks(street, outcome.planned_ev, fleet.days)
@@ -59,14 +68,14 @@ def main(argv: list[str] | None = None) -> int:
             if forecast == "perfect":
                 raised_rows = _attribution(fleet, outcome.joint_ev, outcome.planned_ev)
     print(f"{args.region}, {args.homes} homes, {len(fleet.owners)} EVs, seed {args.seed}: peak kW")
-    print("night " + "".join(f"{name:>16}" for name in columns))
+    print("night " + "".join(f"{name:>15}" for name in columns))
     for night in range(fleet.days):
-        print(f"{night:>5} " + "".join(f"{c[night]:>16.1f}" for c in columns.values()))
+        print(f"{night:>5} " + "".join(f"{c[night]:>15.1f}" for c in columns.values()))
     best = max(columns["optimum"])
-    print("study " + "".join(f"{max(c):>16.1f}" for c in columns.values()))
-    print("gap % " + "".join(f"{100 * (max(c) / best - 1):>16.1f}" for c in columns.values()))
+    print("study " + "".join(f"{max(c):>15.1f}" for c in columns.values()))
+    print("gap % " + "".join(f"{100 * (max(c) / best - 1):>15.1f}" for c in columns.values()))
     print(f"sessions repaired: {repaired}; sessions {len(fleet.sessions)}")
-    worst = int(np.argmax(columns["final(history)"]))
+    worst = int(np.argmax(columns["final(study)"]))
     print(f"the coordinated peak's night: {worst}")
     print("perfect forecast, each night's peak slot of the plans: kW above the LP shares")
     print("night  slot  in raised slots  elsewhere  homes raised there")

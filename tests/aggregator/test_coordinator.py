@@ -6,13 +6,23 @@ A 7.4 kW car needing 13.32 kWh at 90% efficiency draws 14.8 kWh from the grid.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from aggregator import Fleet, FleetError, HandSetCar, hand_set_fleet
-from aggregator.backends import SerialBackend
-from aggregator.coordinator import Coordination, coordinate, joint_night, joint_optimum
+from aggregator.backends import Progress, SerialBackend
+from aggregator.coordinator import (
+    Coordination,
+    coordinate,
+    estimated_needs,
+    joint_night,
+    joint_optimum,
+)
 from aggregator.metrics import feeder_kw, measure
+from aggregator.plan_requests import Request
 from aggregator.strategies import evflex_local
 
 SERIAL = SerialBackend()
@@ -184,3 +194,99 @@ def test_the_history_forecast_uses_only_the_past() -> None:
     changed = coordinate(fleet, SERIAL, config=config, actual_street_kw=later)
     assert changed.nights[0].peak_kw == pytest.approx(plain.nights[0].peak_kw)
     assert plain.nights[0].peak_kw == pytest.approx(11.4, abs=1e-5)
+
+
+# --- the world as it is: unannounced arrivals, estimated needs -----------------
+
+
+def test_a_car_that_plugs_in_unannounced_is_planned_when_it_arrives() -> None:
+    # Three 7.4 kW cars, 14.8 kWh from the grid each, plugging in at 18:00, 19:00 and 23:00
+    # (the last one inside the valley), all leaving at 07:00; 3 kW of household load.
+    # Online: at 19:00 the two cars known fill the valley evenly, 29.6 / 8 h = 3.7 kW
+    # (1.85 each, feeder 6.7 kW), and draw so from 22:00. At 23:00 the third arrives:
+    # 2 x (14.8 - 1.85) + 14.8 = 40.7 kWh are left for 7 h: 5.8143 kW, feeder 8.8143 kW.
+    # Announced (and the joint optimum): 44.4 kWh over 8 h: 8.55 kW flat, 3.09% lower.
+    cars = [
+        HandSetCar(arrival="18:00", need_kwh=NEED),
+        HandSetCar(arrival="19:00", need_kwh=NEED),
+        HandSetCar(arrival="23:00", need_kwh=NEED),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=30.0)
+    online = coordinate(fleet, SERIAL, config=Coordination(arrivals="online"))
+    load = feeder_kw(fleet, online.ev)
+    assert load[at("22:00") : at("23:00")] == pytest.approx(np.full(4, 6.7), abs=2e-3)
+    assert load[at("23:00") : at("06:00")] == pytest.approx(np.full(28, 3 + 40.7 / 7), abs=2e-3)
+    assert online.ev[:2, at("23:00") : at("06:00")] == pytest.approx(
+        np.full((2, 28), 12.95 / 7), abs=2e-3
+    )
+    assert online.ev[2].sum() * 0.25 == pytest.approx(14.8, abs=1e-3)
+    announced = feeder_kw(fleet, coordinate(fleet, SERIAL).ev)
+    assert announced.max() == pytest.approx(8.55, abs=2e-3)
+    assert feeder_kw(fleet, joint_optimum(fleet, SERIAL)).max() == pytest.approx(8.55, abs=1e-3)
+    assert load.max() / 8.55 - 1 == pytest.approx(0.0309, abs=1e-3)
+
+
+def test_needs_are_estimated_from_the_homes_past_sessions() -> None:
+    # Prior 10 kWh, the last 8 sessions: night 0 has none (10), night 1 has night 0's
+    # 13.32: (13.32 + 7 x 10) / 8 = 10.415 kWh; a 3.7 kW car plugged in 18:00-19:00 can
+    # take at most 3.7 x 0.9 x 1 h = 3.33 kWh.
+    cars = [HandSetCar(need_kwh=NEED), HandSetCar(arrival="18:00", departure="07:00")]
+    fleet = hand_set_fleet(cars, days=2)
+    config = Coordination(needs="history", need_prior_kwh=10.0)
+    guess = estimated_needs(fleet, fleet.sessions, config)
+    by = {(s.home, s.night): v for s, v in guess.items()}
+    assert by[(0, 0)] == pytest.approx(10.0)
+    assert by[(0, 1)] == pytest.approx(10.415)
+    short = hand_set_fleet([HandSetCar(arrival="18:00", charger="1ph-3.7")], days=1)
+    short_s = replace(short.sessions[0], departure=short.sessions[0].arrival + 4)
+    assert estimated_needs(short, [short_s], config)[short_s] == pytest.approx(3.33)
+
+
+class CountingBackend(SerialBackend):
+    def __init__(self) -> None:
+        self.plans = 0
+
+    def map(
+        self, requests: Sequence[Request], progress: Progress | None = None
+    ) -> list[list[float]]:
+        self.plans += len(requests)
+        return super().map(requests, progress)
+
+
+@pytest.mark.parametrize(("prior", "plans"), [(10.0, 2 * (4 + 4)), (13.32, 2 * 4)])
+def test_a_need_estimated_too_low_is_corrected_by_the_homes_shortfall(
+    prior: float, plans: int
+) -> None:
+    # The aggregator expects 10 kWh a car (its prior) where each needs 13.32: on night 0
+    # the homes' plans within envelopes for 10 kWh fall short, they say so, and the
+    # aggregator solves again with their needs: 4 plans, then 4 more. On night 1 it
+    # expects (13.32 + 7 x 10) / 8 = 10.415 kWh, still short: 4 + 4 again. With the right
+    # guess (13.32) each night takes 4 plans. Either way the four cars' joint optimum:
+    # 11.4 kW flat over the valley on both nights, nothing missed.
+    fleet = hand_set_fleet([HandSetCar(need_kwh=NEED)] * 4, base_kw=1.0, days=2)
+    config = Coordination(needs="history", need_prior_kwh=prior, arrivals="online")
+    counting = CountingBackend()
+    outcome = coordinate(fleet, counting, config=config)
+    assert counting.plans == plans
+    load = feeder_kw(fleet, outcome.ev)
+    for night in (0, 1):
+        valley = slice(night * 96 + at("22:00"), night * 96 + at("06:00"))
+        assert load[valley] == pytest.approx(np.full(32, 11.4), abs=2e-3)
+    m = measure(fleet, "c", outcome.ev)
+    assert m.not_delivered_kwh == pytest.approx(0.0, abs=0.01)
+    assert outcome.repaired == 0
+
+
+def test_an_estimate_beyond_what_is_left_of_the_window_is_cut_to_it() -> None:
+    # The aggregator expects 40 kWh of a 3.7 kW car that needs 13.32; when a second car
+    # plugs in at 23:00, the first has drawn little and 40 kWh no longer fit in 23:00-07:00
+    # (3.7 x 0.9 x 8 h = 26.64 kWh): the model asks for what still fits, and every need is
+    # met.
+    cars = [
+        HandSetCar(arrival="18:00", charger="1ph-3.7", need_kwh=NEED),
+        HandSetCar(arrival="23:00", need_kwh=NEED),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=30.0)
+    config = Coordination(needs="history", need_prior_kwh=40.0, arrivals="online")
+    outcome = coordinate(fleet, SERIAL, config=config)
+    assert measure(fleet, "c", outcome.ev).not_delivered_kwh == pytest.approx(0.0, abs=0.01)

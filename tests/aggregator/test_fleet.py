@@ -22,11 +22,19 @@ from hypothesis import strategies as st
 from aggregator import Fleet, FleetError, HandSetCar, generate, hand_set_fleet
 from aggregator.backends import DaskBackend, Request, SerialBackend, open_backend, plan_chunk
 from aggregator.coordinator import delivered_kwh, evflex_coordinated
-from aggregator.hosting import hosting_capacity
+from aggregator.hosting import (
+    HOT_SPOT_LIMIT_C,
+    TOP_OIL_LIMIT_C,
+    carries_thermally,
+    grown_street,
+    hosting_beyond,
+    hosting_capacity,
+)
 from aggregator.metrics import feeder_kw, measure
 from aggregator.sources import elaadnl, pv_capacity_factors, residential_loads
 from aggregator.strategies import STRATEGIES, evflex_local
 from aggregator.study import StudyOptions, run_study
+from aggregator.thermal import simulate
 
 SERIAL = SerialBackend()
 KW, BASE, RATING = 7.4, 1.0, 20.0
@@ -202,6 +210,42 @@ def test_hosting_capacity_by_hand() -> None:
     assert hosting_capacity(fleet, STRATEGIES["evflex_coordinated"], SERIAL) == 4
 
 
+def test_hosting_beyond_the_street_is_thermal_and_adds_homes() -> None:
+    # Uncontrolled cars, each 7.4 kW from 18:00 for 2 h, no other load, a 20 kW
+    # transformer at a constant 20 °C. Within the kW rating 2 cars (14.8 kW); thermally
+    # a 2-hour overload is within IEC 60076-7's limits (hot spot 120 °C, top oil 105 °C)
+    # well beyond that. The answer carries, and is within 5% of the first count that
+    # does not (found here by trying every count).
+    def grow(count: int) -> Fleet:
+        cars = [HandSetCar(arrival="18:00", need_kwh=NEED)] * count
+        return hand_set_fleet(cars, base_kw=0.0, rating_kw=20.0)
+
+    ambient = np.full(96, 20.0)
+    strategy = STRATEGIES["uncontrolled"]
+    assert hosting_capacity(grow(4), strategy, SERIAL) == 2
+    found = hosting_beyond(grow, 1, strategy, SERIAL, ambient, 40)
+    assert carries_thermally(grow(found), strategy, SERIAL, ambient)
+    first_bad = next(
+        c for c in range(1, 41) if not carries_thermally(grow(c), strategy, SERIAL, ambient)
+    )
+    assert first_bad > 3  # 22.2 kW, 111% for 2 h, is thermally fine
+    assert first_bad / 1.05 - 1 <= found < first_bad
+    over = grow(first_bad)
+    heat = simulate(np.asarray(feeder_kw(over, strategy(over, SERIAL, None)) / 20.0), ambient)
+    assert heat.hot_spot_c.max() > HOT_SPOT_LIMIT_C or heat.top_oil_c.max() > TOP_OIL_LIMIT_C
+
+
+def test_a_grown_street_keeps_its_homes_and_transformer_and_adds_ev_homes() -> None:
+    street = generate("cn", 20, 1, 1)
+    grown = grown_street("cn", street, street.ev_count + 5, 1)
+    assert grown.n_homes == 25
+    assert grown.rating_kw == street.rating_kw
+    assert grown.homes[:20] == street.homes
+    assert grown.owners == street.owners | set(range(20, 25))
+    assert np.array_equal(grown.base_kw[:20], street.base_kw)
+    assert grown_street("cn", street, 3, 1).owners < street.owners
+
+
 # --- the generated street ---------------------------------------------------
 
 
@@ -346,3 +390,32 @@ def test_the_optimizer_fleet_alias_runs_the_aggregator(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "margin must be at least 0 and below 1" in done.stderr
+
+
+def test_spread_over_seeds_is_min_median_max(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aggregator.cli import main
+
+    # Three studies' coordinated peaks 150, 170, 160 kW: 150.0 / 160.0 / 170.0.
+    for seed, (peak, gap) in enumerate([(150.0, 1.0), (170.0, 9.0), (160.0, 4.0)], start=1):
+        (tmp_path / f"s{seed}").mkdir()
+        (tmp_path / f"s{seed}" / "metrics.csv").write_text(
+            "strategy,peak_kw,peak_gap_pct,worst_loading_pct,hot_spot_max_c,not_delivered_kwh\n"
+            f"evflex_coordinated,{peak},{gap},30,40,0\n",
+            encoding="utf-8",
+        )
+    assert main(["spread", str(tmp_path / "missing")]) == 2
+    assert "DIR: no metrics.csv in" in capsys.readouterr().err
+    assert main(["spread", *(str(tmp_path / f"s{i}") for i in (1, 2, 3))]) == 0
+    row = next(x for x in capsys.readouterr().out.splitlines() if "evflex_coordinated" in x)
+    assert "| 150.0 / 160.0 / 170.0 | 1.0 / 4.0 / 9.0 |" in row
+
+
+def test_a_strategy_that_does_not_exist_is_refused_by_name() -> None:
+    with pytest.raises(FleetError, match="--strategies: nope is not one of uncontrolled"):
+        run_study(StudyOptions(homes=4, days=1, only=("nope",), progress=False))
+    with pytest.raises(FleetError, match="--hosting-strategies: x is not one of"):
+        run_study(StudyOptions(homes=4, days=1, hosting_only=("x",), progress=False))
+    with pytest.raises(FleetError, match="--hosting-days must be at least 1"):
+        run_study(StudyOptions(homes=4, days=1, hosting_days=0, progress=False))
