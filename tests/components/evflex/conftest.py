@@ -140,3 +140,10 @@ async def switch_component(hass: HomeAssistant) -> None:
     from homeassistant.setup import async_setup_component
 
     assert await async_setup_component(hass, "switch", {})
+
+
+@pytest.fixture
+async def night(hass: HomeAssistant, shanghai: None, freezer: FrozenDateTimeFactory) -> Any:
+    """22:00 in Shanghai, 29 Nov 2026: the valley, the plan charges 11.04 kW from now."""
+    freezer.move_to(datetime(2026, 11, 29, 14, 0, tzinfo=dt_util.UTC))
+    return await setup_entry(hass)

@@ -339,13 +339,6 @@ async def test_driver_first_is_an_option(hass: HomeAssistant, entry: MockConfigE
     assert _dispatch(entry)._context(datetime.now(UTC)).driver_first is False
 
 
-@pytest.fixture
-async def night(hass: HomeAssistant, shanghai: None, freezer: FrozenDateTimeFactory) -> Any:
-    """22:00 in Shanghai, 29 Nov 2026: the valley, the plan charges 11.04 kW from now."""
-    freezer.move_to(datetime(2026, 11, 29, 14, 0, tzinfo=UTC))
-    return await setup_entry(hass)
-
-
 async def test_earnings_follow_the_terms_and_survive_a_restart(
     hass: HomeAssistant,
     night: MockConfigEntry,

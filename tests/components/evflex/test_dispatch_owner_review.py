@@ -25,7 +25,7 @@ from custom_components.evflex.dispatch.auth import Keys
 from custom_components.evflex.dispatch.manager import MAX_BODY, RateLimit
 from custom_components.evflex.dispatch.reward import RULES, Earnings, Terms
 
-from .conftest import advance, setup_entry
+from .conftest import advance
 from .test_dispatch_owner import (
     Client,
     Sender,
@@ -375,13 +375,6 @@ async def test_a_token_made_while_switching_to_bearer_works_once_the_page_is_sub
 
 
 # --- an event cancelled part way through a quarter hour ----------------------------------
-
-
-@pytest.fixture
-async def night(hass: HomeAssistant, shanghai: None, freezer: FrozenDateTimeFactory) -> Any:
-    """22:00 in Shanghai, 29 Nov 2026: the valley, the plan charges 11.04 kW from now."""
-    freezer.move_to(datetime(2026, 11, 29, 14, 0, tzinfo=UTC))
-    return await setup_entry(hass)
 
 
 async def test_an_event_cancelled_early_is_paid_for_the_minutes_that_passed(
