@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
-from demo_configure import _api, add_evflex, login
+from demo_configure import _api, add_evflex, free_port, login, mark_onboarded
 
 from aggregator.dispatch import signed_headers
 
@@ -72,22 +71,6 @@ http:
   server_host: 127.0.0.1
   server_port: {port}
 """
-
-
-ONBOARDED = json.dumps(
-    {
-        "version": 4,
-        "minor_version": 1,
-        "key": "onboarding",
-        "data": {"done": ["user", "core_config", "analytics", "integration"]},
-    }
-)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # Home Assistant started through this: every garbage collection of 20 ms or more is
@@ -131,9 +114,7 @@ def running_ha(
     (config / "custom_components").mkdir(parents=True)
     (config / "custom_components" / "evflex").symlink_to(ROOT / "custom_components" / "evflex")
     (config / "configuration.yaml").write_text(CONFIG.format(port=port), encoding="utf-8")
-    (config / ".storage").mkdir()
-    # Onboarding done (as scripts/demo does): otherwise the login flow is not offered.
-    (config / ".storage" / "onboarding").write_text(ONBOARDED, encoding="utf-8")
+    mark_onboarded(config)
     subprocess.run(
         [py, "-m", "homeassistant", "--script", "auth", "-c", str(config), "add", USER, PASSWORD],
         check=True,
@@ -298,7 +279,7 @@ async def _idle_probe(session: aiohttp.ClientSession, url: str, headers: dict[st
 
 
 def run(args: argparse.Namespace, plain_gc: bool) -> dict[str, Any] | None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     slow_s = None if args.slow_ms is None else args.slow_ms / 1000
     with tempfile.TemporaryDirectory(prefix="evflex-dispatch-bench-") as tmp:

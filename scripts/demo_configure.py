@@ -8,12 +8,36 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import socket
 import sys
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 
 CLIENT_ID = "http://127.0.0.1/"
+# The onboarding steps marked done (as scripts/demo does): otherwise HA offers no login flow.
+ONBOARDED = {
+    "version": 4,
+    "minor_version": 1,
+    "key": "onboarding",
+    "data": {"done": ["user", "core_config", "analytics", "integration"]},
+}
+
+
+def mark_onboarded(config: Path) -> None:
+    storage = config / ".storage"
+    storage.mkdir(exist_ok=True)
+    (storage / "onboarding").write_text(json.dumps(ONBOARDED), encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 FLOW: list[dict[str, Any]] = [
     {"name": "Demo home", "charger_source": "simulated"},
     {"phases": "3", "voltage": 230, "min_current": 6, "max_current": 16},

@@ -26,7 +26,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from demo_configure import add_evflex, get_plan, login
+from demo_configure import add_evflex, free_port, get_plan, login, mark_onboarded
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
@@ -86,24 +85,12 @@ logger:
     homeassistant.requirements: info
     custom_components.evflex: info
 """
-ONBOARDED = {
-    "version": 4,
-    "minor_version": 1,
-    "key": "onboarding",
-    "data": {"done": ["user", "core_config", "analytics", "integration"]},
-}
 BLOCKING = re.compile(r"blocking call", re.IGNORECASE)
 ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ")
 
 
 class CheckFailed(Exception):
     """What broke, in a sentence a person can act on."""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _requirements(zip_path: Path) -> list[str]:
@@ -125,7 +112,7 @@ def prepare(venv: Path, zip_path: Path, config: Path, port: int) -> None:
         env=_environment(),
         stdout=subprocess.DEVNULL,
     )
-    (config / ".storage" / "onboarding").write_text(json.dumps(ONBOARDED), "utf-8")
+    mark_onboarded(config)
 
 
 def _environment() -> dict[str, str]:
@@ -222,7 +209,7 @@ def run(venv: Path, zip_path: Path, keep: bool, seconds: float) -> int:
         raise CheckFailed(f"{workdir} is inside the repository; set TMPDIR elsewhere")
     config = workdir / "config"
     log = config / "home-assistant.log"
-    port = _free_port()
+    port = free_port()
     requirements = _requirements(zip_path)
     began = time.monotonic()
     prepare(venv, zip_path, config, port)
