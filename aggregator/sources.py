@@ -73,6 +73,7 @@ _CHARGERS = Source(
     checked=False,
 )
 _PV = Source("assumption: PV on roofs of the street, 3-8 kWp", checked=False)
+_SPREAD = Source("assumption: a lognormal spread of daily distances", checked=False)
 
 REGION_SOURCES: dict[str, dict[str, Source]] = {
     "cn": {
@@ -90,7 +91,7 @@ REGION_SOURCES: dict[str, dict[str, Source]] = {
             "Shanghai (city travel surveys, Shanghai EV data centre reports), not checked",
             checked=False,
         ),
-        "km_sigma": Source("assumption: a lognormal spread of daily distances", checked=False),
+        "km_sigma": _SPREAD,
         "kwh_per_km": Source(
             "assumption, 0.12-0.17 kWh/km into the battery: CLTC ratings of common Chinese "
             "compact EVs (about 0.10-0.14) plus winter heating and real driving, not checked",
@@ -129,7 +130,7 @@ REGION_SOURCES: dict[str, dict[str, Source]] = {
             "(~50 km a day); not checked (no file offline)",
             checked=False,
         ),
-        "km_sigma": Source("assumption: a lognormal spread of daily distances", checked=False),
+        "km_sigma": _SPREAD,
         "kwh_per_km": Source(
             "US EPA ratings of US electric cars, SUVs and pickups (about 25-45 kWh per 100 mi "
             "at the plug, 0.14-0.24 kWh/km into the battery with summer air conditioning); "
