@@ -126,6 +126,50 @@ CASES: list[tuple[str, Edit, str, str]] = [
         "prices.import[0].value",
         "must be a finite number",
     ),
+    # Series are checked in one loop where every interval is well formed; anything
+    # else goes through the full schema, so these name the same field and rule.
+    (
+        "interval with an unknown field",
+        _set("prices.import.1.kind", "peak"),
+        "prices.import[1].kind",
+        "unknown field",
+    ),
+    (
+        "interval not an object",
+        _set("pv_kw", [iv("10:00", "12:00", 1), 3.5]),
+        "pv_kw[1]",
+        "must be an object",
+    ),
+    (
+        "interval value a bool",
+        _set("prices.import.1.value", True),
+        "prices.import[1].value",
+        "must be a number",
+    ),
+    (
+        "interval value as text",
+        _set("prices.import.0.value", "0.3"),
+        "prices.import[0].value",
+        "must be a number",
+    ),
+    (
+        "interval time without offset",
+        _set("prices.import.1.start", "2026-11-29T22:00:00"),
+        "prices.import[1].start",
+        "must carry a UTC offset",
+    ),
+    (
+        "interval time not a string",
+        _set("prices.import.0.end", 1700000000),
+        "prices.import[0].end",
+        "must be an ISO 8601 time string",
+    ),
+    (
+        "too many intervals",
+        _set("base_load_kw", [iv("10:00", "12:00", 1)] * 20_001),
+        "base_load_kw",
+        "must have at most 20000 intervals",
+    ),
     (
         "interval end before start",
         _set("prices.import.1.end", at("05:00")),
