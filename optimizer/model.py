@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import gc
 import hashlib
 import logging
 import math
@@ -90,6 +91,17 @@ _banner_lock = threading.Lock()
 _banner_shown: list[bool] = []  # non-empty once HiGHS has printed its banner
 
 
+class _Pause:
+    """The solves running with automatic garbage collection paused by this module."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.running = 0
+
+
+_PAUSE = _Pause()
+
+
 def solve(problem: Problem, time_limit_s: float) -> Solution:
     """Build and solve the MILP for `problem`; raise SolverError if HiGHS cannot answer."""
     _quiet_pyomo_debug()
@@ -97,8 +109,48 @@ def solve(problem: Problem, time_limit_s: float) -> Solution:
 
     _skip_scipy_extras()
 
-    model = build_model(problem, pyo)
-    return _run_highs(model, problem, time_limit_s)
+    with _garbage_freed_young():
+        model = build_model(problem, pyo)
+        solution = _run_highs(model, problem, time_limit_s)
+        del model  # cyclic garbage from here: collected on leaving the block
+    return solution
+
+
+@contextlib.contextmanager
+def _garbage_freed_young() -> Iterator[None]:
+    """Automatic collection paused for the solve, its garbage collected at the end.
+
+    The Pyomo model (some 10^4 objects) lives for the solve and then dies as cyclic
+    garbage (scalar components hold themselves, rules hold the model). With the
+    collector running, its objects survive the young collections during the solve,
+    are promoted, and every few plans bring on a full collection of the whole heap
+    (tens of ms, more in a large process), at a random point of a later plan. Paused,
+    they stay in the youngest generation, and one young collection here frees them
+    (about 1.5 ms a plan), inside the plan's own time.
+
+    Where the collector is already off when the first solve starts (the caller
+    manages it, as Home Assistant's integration does), nothing is touched. Concurrent
+    solves share the pause (a counter); the last one out re-enables and collects.
+    """
+    pause = _PAUSE
+    with pause.lock:
+        ours = pause.running > 0 or gc.isenabled()
+        if ours:
+            gc.disable()
+            pause.running += 1
+    if not ours:
+        yield
+        return
+    try:
+        yield
+    finally:
+        with pause.lock:
+            pause.running -= 1
+            last = pause.running == 0
+            if last:
+                gc.enable()
+        if last:
+            gc.collect(0)  # everything allocated during the pause is still in generation 0
 
 
 def _skip_scipy_extras() -> None:
@@ -513,20 +565,21 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     form = _compiler().write(model, mixed_form=True)
     columns = form.columns
     a = form.A.tocsc()
-    lower = np.array([v.lb if v.lb is not None else -highspy.kHighsInf for v in columns])
-    upper = np.array([v.ub if v.ub is not None else highspy.kHighsInf for v in columns])
-    row_lo = np.full(len(form.rhs), -highspy.kHighsInf)
-    row_hi = np.full(len(form.rhs), highspy.kHighsInf)
-    for i, (_, sense) in enumerate(form.rows):  # mixed form: 1 is <=, -1 is >=, 0 is ==
-        if sense >= 0:
-            row_hi[i] = form.rhs[i]
-        if sense <= 0:
-            row_lo[i] = form.rhs[i]
+    inf = highspy.kHighsInf
+    # One pass over the columns: bounds (None is nan as a float, then infinite) and
+    # domains; each is a Python property, so they are read once per column.
+    bounds = np.array([v.bounds for v in columns], dtype=np.float64).reshape(-1, 2)
+    lower = np.where(np.isnan(bounds[:, 0]), -inf, bounds[:, 0])
+    upper = np.where(np.isnan(bounds[:, 1]), inf, bounds[:, 1])
+    rhs = np.asarray(form.rhs, dtype=np.float64)
+    sense = np.fromiter((s for _, s in form.rows), dtype=np.int8, count=len(form.rows))
+    row_lo = np.where(sense <= 0, rhs, -inf)  # mixed form: 1 is <=, -1 is >=, 0 is ==
+    row_hi = np.where(sense >= 0, rhs, inf)
     cost = np.asarray(form.c.todense()).ravel()
 
     lp = highspy.HighsLp()
     lp.num_col_ = len(columns)
-    lp.num_row_ = len(form.rhs)
+    lp.num_row_ = len(rhs)
     lp.col_cost_ = cost
     lp.col_lower_ = lower
     lp.col_upper_ = upper
@@ -536,10 +589,12 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     lp.a_matrix_.start_ = a.indptr
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data
+    kinds = highspy.HighsVarType
+    real = _reals()
     lp.integrality_ = [
-        highspy.HighsVarType.kInteger
-        if v.is_integer() or v.is_binary()
-        else highspy.HighsVarType.kContinuous
+        kinds.kContinuous
+        if v.domain is real or not (v.is_integer() or v.is_binary())
+        else kinds.kInteger
         for v in columns
     ]
 
@@ -555,8 +610,12 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
         raise SolverError(f"HiGHS: {_error_reason(highs)}")
     if info.primal_solution_status != 2 or not solution.value_valid:  # 2: feasible
         raise SolverError(f"HiGHS: {highs.modelStatusToString(status)}")
-    values = dict(zip((id(v) for v in columns), solution.col_value, strict=True))
-    power = [_clean(values.get(id(model.p[t]), model.p[t].lb or 0.0)) for t in range(problem.n)]
+    position = {id(v): i for i, v in enumerate(columns)}
+    x = solution.col_value
+    power = []
+    for var in model.p.values():  # a column the compiler dropped is fixed at its bound
+        i = position.get(id(var))
+        power.append(_clean(x[i] if i is not None else var.lb or 0.0))
     optimal = status == highspy.HighsModelStatus.kOptimal
     gap = 0.0 if optimal else info.mip_gap
     return Solution(
@@ -626,6 +685,19 @@ def set_options(
     # prices and PV (bench/plan_bench.py: 1.3 s -> 0.4 s), and never found better plans.
     highs.setOptionValue("mip_heuristic_run_rins", False)
     highs.setOptionValue("mip_heuristic_run_rens", False)
+    # HiGHS restarts its root (presolve again, cuts again) once reduced costs fix a
+    # tenth of the binaries. On the plans with PV feed-in above the import price the
+    # second and third roots were most of the time (bench/plan_bench.py: the fixed
+    # feed-in request 229 -> 112 ms, the Shanghai feed-in one 110 -> 69 ms, the set
+    # 744 -> 618 ms of HiGHS), and branching on the first root's model finds the
+    # same plans.
+    highs.setOptionValue("mip_allow_restart", False)
+
+
+def _reals() -> Any:
+    from pyomo.core.base.set import Reals
+
+    return Reals
 
 
 def _clean(x: float) -> float:
