@@ -15,21 +15,26 @@ from .request import Interval
 def resample(
     series: Iterable[Interval], start: datetime, slot: timedelta, slots: int
 ) -> list[float]:
-    """Average `series` over `slots` slots of length `slot` from `start`."""
+    """Average `series` over `slots` slots of length `slot` from `start`.
+
+    Times are taken as seconds from `start` (floats, exact for whole seconds), which
+    is several times faster than datetime arithmetic per slot."""
     out = [0.0] * slots
     width = slot.total_seconds()
-    end = start + slots * slot
+    span = slots * width
     for item in series:
-        lo, hi = max(item.start, start), min(item.end, end)
+        lo = max((item.start - start).total_seconds(), 0.0)
+        hi = min((item.end - start).total_seconds(), span)
         if hi <= lo:
             continue
-        first = int((lo - start) // slot)
-        last = min(slots - 1, int((hi - start) // slot))
+        first = int(lo // width)
+        last = min(slots - 1, int(hi // width))
+        value = item.value
         for index in range(first, last + 1):
-            s_lo = start + index * slot
-            overlap = (min(hi, s_lo + slot) - max(lo, s_lo)).total_seconds()
+            s_lo = index * width
+            overlap = min(hi, s_lo + width) - max(lo, s_lo)
             if overlap > 0:
-                out[index] += item.value * overlap / width
+                out[index] += value * overlap / width
     return out
 
 
