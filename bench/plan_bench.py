@@ -5,7 +5,7 @@
 For every request of the fixed set in `bench.requests`:
 1. times `optimizer.plan(request)` in process, warm (one call first, then N
    repetitions), in wall and CPU time, and where the time goes (parse + slots,
-   Pyomo model, compile + HiGHS, response);
+   Pyomo model, compile + HiGHS, the model's garbage, response);
 2. times the floor: the same MILP (same slot arrays from `optimizer.problem.build`,
    same variables, constraints and objective weights as `optimizer/model.py`)
    written straight against highspy's own API, model build + solve; `same_milp`
@@ -589,7 +589,8 @@ def p95(values: list[float]) -> float:
 
 def breakdown(case: Case, reps: int) -> dict[str, float] | None:
     """Median ms of each step of `plan` (parse + slots, Pyomo model, compile + HiGHS,
-    response), through optimizer.model's internals; None if they have moved."""
+    collecting the model's garbage, response), through optimizer.model's internals;
+    None if they have moved."""
     model = importlib.import_module("optimizer.model")
     build_model = getattr(model, "build_model", None)
     run_highs = getattr(model, "_run_highs", None)
@@ -597,24 +598,32 @@ def breakdown(case: Case, reps: int) -> dict[str, float] | None:
         return None
     import pyomo.environ as pyo
 
+    # As optimizer.model.solve: garbage collection paused for the build and the solve,
+    # the model's garbage collected on leaving (timed as `collect`).
+    paused = getattr(model, "_garbage_freed_young", contextlib.nullcontext)
     steps: dict[str, list[float]] = {"parse_slots": [], "pyomo_model": [], "compile_solve": []}
+    steps["collect"] = []
     steps["response"] = []
     for rep in range(reps + 1):
         t0 = time.perf_counter()
         p = build(parse(case.request))
-        t1 = time.perf_counter()
-        m = build_model(p, pyo)
-        t2 = time.perf_counter()
-        solution = run_highs(m, p, p.request.solver_time_limit_s)
-        t3 = time.perf_counter()
-        build_response(p, Outcome(solution.power, "highs", "optimal"), 0.0)
+        with paused():
+            t1 = time.perf_counter()
+            m = build_model(p, pyo)
+            t2 = time.perf_counter()
+            solution = run_highs(m, p, p.request.solver_time_limit_s)
+            t3 = time.perf_counter()
+            del m
         t4 = time.perf_counter()
+        build_response(p, Outcome(solution.power, "highs", "optimal"), 0.0)
+        t5 = time.perf_counter()
         if rep:  # the first round warms up
             for key, lo, hi in (
                 ("parse_slots", t0, t1),
                 ("pyomo_model", t1, t2),
                 ("compile_solve", t2, t3),
-                ("response", t3, t4),
+                ("collect", t3, t4),
+                ("response", t4, t5),
             ):
                 steps[key].append(1000 * (hi - lo))
     out = {key: statistics.median(values) for key, values in steps.items()}
@@ -994,6 +1003,7 @@ def report(result: Json) -> None:
             "where plan's time goes (medians over requests): "
             f"parse + slots {steps['parse_slots']:.1f} ms, Pyomo model {steps['pyomo_model']:.1f}"
             f" ms, compile + HiGHS {steps['compile_solve']:.1f} ms, "
+            f"garbage {steps.get('collect', 0.0):.1f} ms, "
             f"response {steps['response']:.1f} ms; raw: build {raw_build:.2f} ms, "
             f"HiGHS {raw_solve:.1f} ms"
         )
