@@ -39,7 +39,7 @@ from typing import Any
 import aiohttp
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
-from demo_configure import _api, add_evflex, free_port, login, mark_onboarded
+from demo_configure import _api, add_evflex, free_port, login, mark_onboarded, write_home
 
 from aggregator.dispatch import signed_headers
 
@@ -54,23 +54,6 @@ FLOW: list[dict[str, Any]] = [
     {"preset": "shanghai_residential_tou"},
     {"import_limit_kw": 10, "max_start_delay_s": 0},
 ]
-CONFIG = """homeassistant:
-  name: EVFlex bench
-  latitude: 31.2304
-  longitude: 121.4737
-  elevation: 4
-  time_zone: Asia/Shanghai
-  currency: CNY
-  unit_system: metric
-  country: CN
-api:
-config:
-logger:
-  default: warning
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-"""
 
 
 # Home Assistant started through this: every garbage collection of 20 ms or more is
@@ -113,7 +96,7 @@ def running_ha(
     py = sys.executable
     (config / "custom_components").mkdir(parents=True)
     (config / "custom_components" / "evflex").symlink_to(ROOT / "custom_components" / "evflex")
-    (config / "configuration.yaml").write_text(CONFIG.format(port=port), encoding="utf-8")
+    write_home(config, "EVFlex bench", port)
     mark_onboarded(config)
     subprocess.run(
         [py, "-m", "homeassistant", "--script", "auth", "-c", str(config), "add", USER, PASSWORD],

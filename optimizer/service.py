@@ -22,9 +22,14 @@ from aiohttp import web
 
 from . import PlanError, plan
 from .openapi import document
+from .request import DEFAULT_SOLVER_TIME_LIMIT_S
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 WORKERS = 2
+# On SIGTERM, requests in flight get this long (a plan at the default solver limit
+# finishes); a client that stalls mid-upload or idles on a kept-alive connection does
+# not hold the stop for aiohttp's default minute.
+SHUTDOWN_GRACE_S = DEFAULT_SOLVER_TIME_LIMIT_S
 _LOGGER = logging.getLogger(__name__)
 EXECUTOR: web.AppKey[ThreadPoolExecutor] = web.AppKey("executor", ThreadPoolExecutor)
 
@@ -77,4 +82,10 @@ def run(host: str, port: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    web.run_app(create_app(), host=host, port=port, print=lambda msg: _LOGGER.info("%s", msg))
+    web.run_app(
+        create_app(),
+        host=host,
+        port=port,
+        shutdown_timeout=SHUTDOWN_GRACE_S,
+        print=lambda msg: _LOGGER.info("%s", msg),
+    )

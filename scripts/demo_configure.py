@@ -32,6 +32,33 @@ def mark_onboarded(config: Path) -> None:
     (storage / "onboarding").write_text(json.dumps(ONBOARDED), encoding="utf-8")
 
 
+def write_home(config: Path, name: str, port: int, logs: dict[str, str] | None = None) -> None:
+    """configuration.yaml of a fresh Shanghai home with only what the scripts use: no
+    default_config (its go2rtc needs a binary), the API on 127.0.0.1:port, warnings only
+    unless `logs` raises a logger."""
+    lines = [
+        "homeassistant:",
+        f"  name: {name}",
+        "  latitude: 31.2304",
+        "  longitude: 121.4737",
+        "  elevation: 4",
+        "  time_zone: Asia/Shanghai",
+        "  currency: CNY",
+        "  unit_system: metric",
+        "  country: CN",
+        "http:",
+        "  server_host: 127.0.0.1",
+        f"  server_port: {port}",
+        "api:",
+        "config:",
+        "logger:",
+        "  default: warning",
+    ]
+    if logs:
+        lines += ["  logs:", *(f"    {logger}: {level}" for logger, level in logs.items())]
+    (config / "configuration.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

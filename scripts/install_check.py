@@ -35,7 +35,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from demo_configure import add_evflex, free_port, get_plan, login, mark_onboarded
+from demo_configure import (
+    add_evflex,
+    free_port,
+    get_plan,
+    login,
+    mark_onboarded,
+    write_home,
+)
 from packaging.requirements import Requirement
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,29 +69,11 @@ FLOW_CUSTOM: list[dict[str, Any]] = [
     },
     FLOW[-1],
 ]
-CONFIGURATION = """\
-# Written by scripts/install_check.py: a fresh home, no default_config (go2rtc needs a binary).
-homeassistant:
-  name: EVFlex install check
-  latitude: 31.2304
-  longitude: 121.4737
-  elevation: 4
-  time_zone: Asia/Shanghai
-  currency: CNY
-  unit_system: metric
-  country: CN
-http:
-  server_host: 127.0.0.1
-  server_port: {port}
-api:
-config:
-logger:
-  default: warning
-  logs:
-    homeassistant.util.package: info
-    homeassistant.requirements: info
-    custom_components.evflex: info
-"""
+LOGS = {  # what the check reads: HA's pip step and EVFlex's own lines
+    "homeassistant.util.package": "info",
+    "homeassistant.requirements": "info",
+    "custom_components.evflex": "info",
+}
 BLOCKING = re.compile(r"blocking call", re.IGNORECASE)
 ERROR_LINE = re.compile(r"^\S+ \S+ (ERROR|CRITICAL) ")
 
@@ -104,7 +93,7 @@ def prepare(venv: Path, zip_path: Path, config: Path, port: int) -> None:
     target.mkdir(parents=True)
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(target)  # what HACS does with the release asset
-    (config / "configuration.yaml").write_text(CONFIGURATION.format(port=port), "utf-8")
+    write_home(config, "EVFlex install check", port, LOGS)
     subprocess.run(
         [str(venv / "bin" / "hass"), "--script", "auth", "-c", str(config), "add", USER, PASSWORD],
         check=True,

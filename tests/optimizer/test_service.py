@@ -13,6 +13,7 @@ import aiohttp
 import pytest
 import pytest_socket
 
+from optimizer.service import SHUTDOWN_GRACE_S
 from tests.optimizer.helpers import request
 
 
@@ -45,7 +46,7 @@ def service() -> Iterator[str]:
         )
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
-    proc.wait(timeout=10)
+    proc.wait(timeout=SHUTDOWN_GRACE_S + 20)
 
 
 async def _call(method: str, url: str, **kwargs: Any) -> tuple[int, Any]:
@@ -98,3 +99,42 @@ async def test_malformed_json_and_oversized_body(service: str) -> None:
     status, answer = await _call("POST", f"{service}/v1/plan", data=b"x" * (3 * 1024 * 1024))
     assert status == 413
     assert "larger than" in answer["error"]
+
+
+def test_stops_promptly_with_a_stalled_upload_and_an_idle_connection() -> None:
+    """SIGTERM while a client has sent half a body and another keeps its connection
+    open: the service stops within its grace, not aiohttp's default minute."""
+    pytest_socket.enable_socket()
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "optimizer", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                stalled = socket.create_connection(("127.0.0.1", port), timeout=0.2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "service did not start"
+                time.sleep(0.1)
+        with stalled, socket.create_connection(("127.0.0.1", port), timeout=5) as idle:
+            stalled.sendall(
+                b"POST /v1/plan HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                b'Content-Length: 1000000\r\n\r\n{"version":'
+            )
+            idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert idle.recv(1000).startswith(b"HTTP/1.1 200")  # kept alive after this
+            time.sleep(0.3)  # the upload's handler is waiting for the rest of the body
+            asked = time.monotonic()
+            proc.terminate()
+            proc.wait(timeout=SHUTDOWN_GRACE_S + 20)
+            took = time.monotonic() - asked
+        assert proc.returncode == 0
+        assert took < SHUTDOWN_GRACE_S + 5, f"stopped after {took:.1f} s"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

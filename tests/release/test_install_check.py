@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import install_check
+from demo_configure import write_home
 
 REQUIREMENTS = ["highspy==1.16.0", "pyomo==6.10.1"]
 INSTALLED = (
@@ -84,6 +85,8 @@ def test_the_requirements_are_read_from_the_zip_and_the_server_stays_on_loopback
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("manifest.json", json.dumps({"domain": "evflex", "requirements": ["a==1"]}))
     assert install_check._requirements(archive) == ["a==1"]
-    text = install_check.CONFIGURATION.format(port=18123)
+    write_home(tmp_path, "EVFlex install check", 18123, install_check.LOGS)
+    text = (tmp_path / "configuration.yaml").read_text(encoding="utf-8")
     assert "  server_host: 127.0.0.1\n  server_port: 18123\n" in text
     assert "\ndefault_config:" not in text  # go2rtc needs a binary
+    assert "\n    homeassistant.requirements: info\n" in text  # the pip step is read from it

@@ -15,6 +15,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.evflex.const import DOMAIN
 
+from .owner import Client, Sender, dispatch_of
+
 SIM_DATA: dict[str, Any] = {
     "charger_source": "simulated",
     "phases": 3,
@@ -147,3 +149,12 @@ async def night(hass: HomeAssistant, shanghai: None, freezer: FrozenDateTimeFact
     """22:00 in Shanghai, 29 Nov 2026: the valley, the plan charges 11.04 kW from now."""
     freezer.move_to(datetime(2026, 11, 29, 14, 0, tzinfo=dt_util.UTC))
     return await setup_entry(hass)
+
+
+@pytest.fixture
+async def sender(
+    hass: HomeAssistant, entry: MockConfigEntry, hass_client_no_auth: Client
+) -> Sender:
+    """The aggregator, with participation on."""
+    await dispatch_of(entry).async_set_participation(True)
+    return Sender(await hass_client_no_auth(), entry)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,10 +17,8 @@ from typing import Any
 # lazily, and that import fails under freezegun.
 import aiohasupervisor  # noqa: F401
 import pytest
-from aiohttp.test_utils import TestClient
 from freezegun.api import FrozenDateTimeFactory
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pytest_homeassistant_custom_component.common import MockConfigEntry, async_capture_events
@@ -31,123 +28,21 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from standardwebhooks.webhooks import Webhook
 
-from custom_components.evflex.dispatch.manager import Dispatch, RateLimit
+from custom_components.evflex.dispatch.manager import RateLimit
 
 from .conftest import advance, setup_entry
-
-type Client = Callable[[], Awaitable[TestClient[Any, Any]]]
-UNAUTHORIZED = (401, {"error": "unauthorized"})
-
-
-def _dispatch(entry: MockConfigEntry) -> Dispatch:
-    dispatch: Dispatch | None = entry.runtime_data.dispatch
-    assert dispatch is not None
-    return dispatch
-
-
-def price_event(eid: str, day: int = 29) -> dict[str, Any]:
-    return {
-        "id": eid,
-        "type": "price",
-        "start": f"2026-11-{day}T10:00:00Z",
-        "end": f"2026-11-{day}T11:00:00Z",
-        "price": -0.5,
-    }
-
-
-def signed(secret: str, body: bytes, msg_id: str) -> dict[str, str]:
-    at = datetime.now(UTC)
-    return {
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(msg_id, at, body.decode()),
-        "content-type": "application/json",
-    }
-
-
-class Sender:
-    def __init__(self, client: TestClient[Any, Any], entry: MockConfigEntry) -> None:
-        self.client, self.entry, self.n = client, entry, 0
-
-    async def post(
-        self, event: Any, headers: dict[str, str]
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        body = json.dumps(event).encode()
-        url = f"/api/webhook/{_dispatch(self.entry).webhook_id}"
-        resp = await self.client.post(url, data=body, headers=headers)
-        return resp.status, await resp.json(), dict(resp.headers)
-
-    async def signed(self, event: Any, secret: str) -> tuple[int, dict[str, Any]]:
-        self.n += 1
-        body = json.dumps(event).encode()
-        status, answer, _ = await self.post(event, signed(secret, body, f"s{self.n}"))
-        return status, answer
-
-    async def bearer(
-        self, event: Any, header: str | None, msg_id: str | None = None
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        headers = {"content-type": "application/json"}
-        if header is not None:
-            headers["Authorization"] = header
-        if msg_id:
-            headers["webhook-id"] = msg_id
-        return await self.post(event, headers)
-
-
-@pytest.fixture
-async def sender(
-    hass: HomeAssistant, entry: MockConfigEntry, hass_client_no_auth: Client
-) -> Sender:
-    await _dispatch(entry).async_set_participation(True)
-    return Sender(await hass_client_no_auth(), entry)
-
-
-async def open_dispatch(hass: HomeAssistant, entry: MockConfigEntry) -> Any:
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["type"] is FlowResultType.MENU
-    assert "dispatch" in result["menu_options"]
-    return await hass.config_entries.options.async_configure(
-        result["flow_id"], {"next_step_id": "dispatch"}
-    )
-
-
-def form(**changes: Any) -> dict[str, Any]:
-    return {
-        "dispatch_auth": "standard_webhooks",
-        "dispatch_driver_first": True,
-        "reward_monthly": 0,
-        "reward_per_kw": 0,
-        "reward_per_kwh": 0,
-        "new_credential": False,
-        **changes,
-    }
-
-
-async def save(hass: HomeAssistant, entry: MockConfigEntry, **changes: Any) -> None:
-    """The dispatch step, submitted without a new credential."""
-    result = await open_dispatch(hass, entry)
-    done = await hass.config_entries.options.async_configure(result["flow_id"], form(**changes))
-    assert done["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-
-
-async def new_credential(
-    hass: HomeAssistant, entry: MockConfigEntry, *, mode: str = "standard_webhooks", **changes: Any
-) -> str:
-    """Tick "create a new secret"; read it from the next form; close that form."""
-    shown = await open_dispatch(hass, entry)
-    result = await hass.config_entries.options.async_configure(
-        shown["flow_id"], form(dispatch_auth=mode, new_credential=True, **changes)
-    )
-    assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == ("dispatch_token" if mode == "bearer" else "dispatch_secret")
-    secret: str = result["description_placeholders"]["secret"]
-    done = await hass.config_entries.options.async_configure(result["flow_id"], {})
-    assert done["type"] is FlowResultType.CREATE_ENTRY
-    assert secret not in json.dumps(done["data"])  # never in the options
-    await hass.async_block_till_done()
-    return secret
-
+from .owner import (
+    UNAUTHORIZED,
+    Client,
+    Sender,
+    dispatch_of,
+    form,
+    new_credential,
+    open_dispatch,
+    price_event,
+    save,
+    signed,
+)
 
 # --- the step, the secret shown once --------------------------------------------------
 
@@ -155,7 +50,7 @@ async def new_credential(
 async def test_step_shows_the_urls_and_says_no_secret_was_shown(
     hass: HomeAssistant, entry: MockConfigEntry
 ) -> None:
-    dispatch = _dispatch(entry)
+    dispatch = dispatch_of(entry)
     result = await open_dispatch(hass, entry)
     # No one has seen the secret generated at set-up: the form says to create one.
     assert result["step_id"] == "dispatch_first"
@@ -188,7 +83,7 @@ async def test_terms_are_validated_naming_the_field(
 async def test_a_new_secret_is_shown_once_and_is_the_one_that_verifies(
     hass: HomeAssistant, entry: MockConfigEntry, sender: Sender, hass_storage: dict[str, Any]
 ) -> None:
-    unseen = _dispatch(entry).keys.current
+    unseen = dispatch_of(entry).keys.current
     secret = await new_credential(hass, entry)
     assert secret.startswith("whsec_")
     assert secret != unseen
@@ -220,7 +115,7 @@ async def test_rotation_through_the_options_keeps_the_old_secret_for_the_overlap
     assert (await sender.signed(price_event("c", day=30), first))[0] == 200
     # After it, the old one is refused with no detail; the new one still works.
     freezer.tick(timedelta(minutes=2))
-    _dispatch(entry).rate.tokens = 10
+    dispatch_of(entry).rate.tokens = 10
     assert await sender.signed(price_event("d", day=30), first) == UNAUTHORIZED
     assert (await sender.signed(price_event("e", day=30), second))[0] == 200
 
@@ -234,7 +129,7 @@ async def test_bearer_mode_end_to_end_and_back(
     secret = await new_credential(hass, entry)
     token = await new_credential(hass, entry, mode="bearer")
     assert entry.options["dispatch_auth"] == "bearer"  # the entry reloaded in bearer mode
-    dispatch = _dispatch(entry)
+    dispatch = dispatch_of(entry)
     assert dispatch.participating
     assert dispatch.auth_mode == "bearer"
     # Accepted with the token; the answer is signed keyed by the token's bytes.
@@ -254,7 +149,7 @@ async def test_bearer_mode_end_to_end_and_back(
         assert "webhook-signature" not in headers
     # Back to Standard Webhooks: the token is refused, the secret accepted again.
     await save(hass, entry, dispatch_auth="standard_webhooks")
-    assert _dispatch(entry).auth_mode == "standard_webhooks"
+    assert dispatch_of(entry).auth_mode == "standard_webhooks"
     status, answer, _ = await sender.bearer(price_event("d"), f"Bearer {token}")
     assert (status, answer) == UNAUTHORIZED
     assert (await sender.signed(price_event("e"), secret))[0] == 200
@@ -269,8 +164,8 @@ async def test_bearer_mode_without_a_token_refuses_everything(
         entry, options={**entry.options, "dispatch_auth": "bearer"}
     )
     await hass.async_block_till_done()
-    assert _dispatch(entry).auth_mode == "bearer"
-    assert _dispatch(entry).token is None
+    assert dispatch_of(entry).auth_mode == "bearer"
+    assert dispatch_of(entry).token is None
     for header in (None, "Bearer ", "Bearer None"):
         status, answer, _ = await sender.bearer(price_event("a"), header)
         assert (status, answer) == UNAUTHORIZED
@@ -315,7 +210,7 @@ async def test_secrets_never_in_the_log_or_the_diagnostics(
         assert value not in logged
     # The webhook id is in the URL, which HA's own webhook and access logs name: not
     # a secret of EVFlex's, but the diagnostics leave it out.
-    assert _dispatch(entry).webhook_id not in text
+    assert dispatch_of(entry).webhook_id not in text
     assert "webhook-signature" not in text
 
 
@@ -333,10 +228,10 @@ def _state(hass: HomeAssistant, key: str) -> Any:
 
 
 async def test_driver_first_is_an_option(hass: HomeAssistant, entry: MockConfigEntry) -> None:
-    assert _dispatch(entry)._context(datetime.now(UTC)).driver_first is True
+    assert dispatch_of(entry)._context(datetime.now(UTC)).driver_first is True
     await save(hass, entry, dispatch_driver_first=False)
     assert entry.options["dispatch_driver_first"] is False
-    assert _dispatch(entry)._context(datetime.now(UTC)).driver_first is False
+    assert dispatch_of(entry)._context(datetime.now(UTC)).driver_first is False
 
 
 async def test_earnings_follow_the_terms_and_survive_a_restart(
@@ -360,7 +255,7 @@ async def test_earnings_follow_the_terms_and_survive_a_restart(
     assert {k: entry.options[k] for k in terms} == terms
     assert float(_state(hass, "programme_earnings_this_month").state) == 0.0  # not taking part
     # Participation on: November's fixed 10 CNY is earned.
-    await _dispatch(entry).async_set_participation(True)
+    await dispatch_of(entry).async_set_participation(True)
     await hass.async_block_till_done()
     assert float(_state(hass, "programme_earnings_this_month").state) == 10.0
     # A 6 A cap (4.14 kW) for half an hour where the plan would draw 11.04 kW.
@@ -377,7 +272,7 @@ async def test_earnings_follow_the_terms_and_survive_a_restart(
     )
     assert status == 200, answer
     await advance(hass, freezer, 32)
-    report = _dispatch(entry).log[-1]
+    report = dispatch_of(entry).log[-1]
     assert report["event_id"] == "cap"
     # About 11.04 - 4.14 = 6.9 kW delivered (the first minutes ramp with the cycle).
     # The plan moved the half hour's charging later (the valley lasts until 06:00):
@@ -418,7 +313,7 @@ async def test_fuzzed_bearer_headers_are_refused_and_change_nothing(
     random text): 401 with no detail, no plan, signal or book changed, nothing fired."""
     secret = await new_credential(hass, entry)
     token = await new_credential(hass, entry, mode="bearer")
-    dispatch = _dispatch(entry)
+    dispatch = dispatch_of(entry)
     dispatch.rate = RateLimit(10**9, 10**9)  # the limit has its own test
     home = entry.runtime_data.home
     outcome, signals, book = home.planner.outcome, home.signals, dispatch.book.to_dict()

@@ -26,10 +26,10 @@ from custom_components.evflex.dispatch.manager import MAX_BODY, RateLimit
 from custom_components.evflex.dispatch.reward import RULES, Earnings, Terms
 
 from .conftest import advance
-from .test_dispatch_owner import (
+from .owner import (
     Client,
     Sender,
-    _dispatch,
+    dispatch_of,
     form,
     new_credential,
     open_dispatch,
@@ -40,18 +40,9 @@ TRANSLATIONS = Path(__file__).parents[3] / "custom_components" / "evflex" / "tra
 LANGUAGES = ("en", "zh-Hans")
 
 
-@pytest.fixture
-async def sender(
-    hass: HomeAssistant, entry: MockConfigEntry, hass_client_no_auth: Client
-) -> Sender:
-    """The aggregator, with participation on."""
-    await _dispatch(entry).async_set_participation(True)
-    return Sender(await hass_client_no_auth(), entry)
-
-
 def _unlimited(entry: MockConfigEntry) -> None:
     """The rate limit has its own tests; these send many requests in one frozen second."""
-    _dispatch(entry).rate = RateLimit(10**9, 10**9)
+    dispatch_of(entry).rate = RateLimit(10**9, 10**9)
 
 
 async def _status(sender: Sender, secret: str, eid: str) -> int:
@@ -103,7 +94,7 @@ async def test_a_restart_within_the_overlap_keeps_the_old_secret_until_it_ends(
     freezer: FrozenDateTimeFactory,
     hass_storage: dict[str, Any],
 ) -> None:
-    await _dispatch(entry).async_set_participation(True)
+    await dispatch_of(entry).async_set_participation(True)
     old = await new_credential(hass, entry)
     new = await new_credential(hass, entry)  # t0
     stored = hass_storage[f"evflex.dispatch.{entry.entry_id}"]["data"]["keys"]
@@ -170,7 +161,7 @@ async def test_answers_before_authentication_carry_no_signature(
     the rate limit's 429, see below): a stranger must not get a signature made with
     the secret (it signs the aggregator's requests too), as with a 401."""
     await new_credential(hass, entry)
-    url = f"/api/webhook/{_dispatch(entry).webhook_id}"
+    url = f"/api/webhook/{dispatch_of(entry).webhook_id}"
     resp = await sender.client.post(url, data=b"x" * (MAX_BODY + 1))
     assert resp.status == 413
     assert "webhook-signature" not in resp.headers
@@ -301,7 +292,7 @@ async def test_participation_off_and_on_again_pays_the_month_once(
     hass: HomeAssistant, entry: MockConfigEntry, sender: Sender, freezer: FrozenDateTimeFactory
 ) -> None:
     await new_credential(hass, entry, reward_monthly=10)
-    dispatch = _dispatch(entry)
+    dispatch = dispatch_of(entry)
     await dispatch.async_set_participation(True)
     await dispatch.async_set_participation(False)
     await dispatch.async_set_participation(True)
@@ -385,7 +376,7 @@ async def test_an_event_cancelled_early_is_paid_for_the_minutes_that_passed(
 ) -> None:
     entry = night
     secret = await new_credential(hass, entry, reward_per_kwh=0.8)
-    await _dispatch(entry).async_set_participation(True)
+    await dispatch_of(entry).async_set_participation(True)
     aggregator = Sender(await hass_client_no_auth(), entry)
     cap = {
         "id": "cap",
@@ -400,7 +391,7 @@ async def test_an_event_cancelled_early_is_paid_for_the_minutes_that_passed(
     cancel = {"id": "cap", "cancel": True, "modified": "2026-11-29T14:20:00Z"}
     status, answer = await aggregator.signed(cancel, secret)
     assert (status, answer["status"]) == (200, "cancelled")
-    report = _dispatch(entry).log[-1]
+    report = dispatch_of(entry).log[-1]
     assert (report["why"], report["metered_kwh"]) == ("cancelled", 0.0)
     # 20 minutes of the baseline's 11.04 kW passed: 11.04 x 20/60 = 3.68 kWh delivered
     # (not 2 x 2.76 = 5.52, the whole 14:15 quarter counted after 5 of its minutes),
@@ -418,7 +409,7 @@ async def test_earnings_keep_their_currency_when_home_assistants_changes(
     """10 CNY earned stay 10 CNY: not relabelled 10 EUR at the next reload, and the
     terms (entered in CNY) are still said to be in CNY."""
     await new_credential(hass, entry, reward_monthly=10)
-    await _dispatch(entry).async_set_participation(True)
+    await dispatch_of(entry).async_set_participation(True)
     await hass.async_block_till_done()
     await hass.config.async_update(currency="EUR")
     assert await hass.config_entries.async_reload(entry.entry_id)
@@ -429,7 +420,7 @@ async def test_earnings_keep_their_currency_when_home_assistants_changes(
         assert (state.state, state.attributes["unit_of_measurement"]) == ("10.0", "CNY"), key
     result = await open_dispatch(hass, entry)
     assert result["description_placeholders"]["currency"] == "CNY"
-    assert _dispatch(entry).earnings.to_dict()["currency"] == "CNY"  # kept in the store
+    assert dispatch_of(entry).earnings.to_dict()["currency"] == "CNY"  # kept in the store
 
 
 def test_earnings_take_the_currency_of_their_first_figure() -> None:
@@ -456,7 +447,7 @@ async def test_no_state_carries_the_webhook_url_secret_or_token(
     shows it; no entity does."""
     secret = await new_credential(hass, entry)
     token = await new_credential(hass, entry, mode="bearer")
-    dispatch = _dispatch(entry)
+    dispatch = dispatch_of(entry)
     status, _, _ = await sender.bearer(price_event("a"), f"Bearer {token}")
     assert status == 200
     states = json.dumps([s.as_dict() for s in hass.states.async_all()], default=str)
@@ -492,7 +483,7 @@ async def test_a_stranger_cannot_spend_the_aggregators_rate_limit(
     signed one. Counted before authentication, the stranger's 10 first emptied the
     bucket (burst 10) and the aggregator got 429."""
     secret = await new_credential(hass, entry)
-    url = f"/api/webhook/{_dispatch(entry).webhook_id}"
+    url = f"/api/webhook/{dispatch_of(entry).webhook_id}"
     body = json.dumps(price_event("x")).encode()
     statuses = [(await sender.client.post(url, data=body)).status for _ in range(20)]
     assert statuses == [401] * 20
