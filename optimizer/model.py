@@ -121,7 +121,7 @@ def _garbage_freed_young() -> Iterator[None]:
     """Automatic collection paused for the solve, its garbage collected at the end.
 
     The Pyomo model (some 10^4 objects) lives for the solve and then dies as cyclic
-    garbage (scalar components hold themselves, rules hold the model). With the
+    garbage (Pyomo's scalar components, the model among them, hold themselves). With the
     collector running, its objects survive the young collections during the solve,
     are promoted, and every few plans bring on a full collection of the whole heap
     (tens of ms, more in a large process), at a random point of a later plan. Paused,
