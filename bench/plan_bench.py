@@ -55,6 +55,7 @@ from optimizer.model import (
     START_PENALTY,
     gentle_kw,
     never_worth_it,
+    paid_cover,
     peak_gap,
     peak_weight,
     price_level,
@@ -371,6 +372,12 @@ class RawHighs:
                     row(cols_t, (1.0, -1.0, -gentle), -inf, surplus[t] - gentle)
                 else:
                     row((col_p + t, col_peak), (1.0, -1.0), -inf, surplus[t])
+            cover = paid_cover(p, free_slots, set(position))
+            if cover is not None:  # at most k paid slots, their power at most k x peak
+                paid, k = cover
+                row([col_on + position[t] for t in paid], [1.0] * len(paid), -inf, float(k))
+                cols = [*(col_p + t for t in paid), col_peak]
+                row(cols, [*([1.0] * len(paid)), -float(k)], -inf, 0.0)
         if has_late:  # stored by the ready slot + late >= needed
             row([*range(col_p, col_p + ready), col_late], [*stored[:ready], 1.0], needed, inf)
 

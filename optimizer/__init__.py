@@ -49,4 +49,11 @@ def _power(problem: Problem) -> Outcome:
     except (SolverError, ImportError, RuntimeError, ValueError) as err:
         _LOGGER.warning("Solver failed (%s); planning with the fallback heuristic", err)
         return Outcome(fallback_power(problem), "fallback", "fallback", str(err))
-    return Outcome(solution.power, "highs", "optimal" if solution.optimal else "feasible")
+    power = solution.power
+    if mode == "smart" and problem.request.preferences.grid_friendly:
+        from .model import ready_slot, spread_anchor
+        from .polish import place_at_anchor
+
+        ready = ready_slot(problem) or problem.deadline
+        power = place_at_anchor(problem, power, spread_anchor(problem), ready)
+    return Outcome(power, "highs", "optimal" if solution.optimal else "feasible")

@@ -246,9 +246,19 @@ def spread_fraction(p: Problem) -> float:
 
 
 def spread_anchor(p: Problem) -> float:
-    """Where this home's charging is centred among the cheapest plugged-in slots before
-    it should be ready: the block it needs at the gentle power, placed by its
-    spread fraction between the first and the last place it fits."""
+    """Where this home's charging is centred, in slots from the horizon's start.
+
+    Among the cheapest plugged-in slots before it should be ready: the block it needs
+    at the gentle power, placed by its spread fraction between the first and the last
+    place it fits. That place moves as the horizon's start moves into those slots (a
+    replan at 23:00 sees less of a 22:00 valley and would put a 23:00 start later each
+    time), so a caller that replans pins the first plan's anchor
+    (`preferences.spread_anchor`, returned as `summary.spread_anchor`).
+    """
+    pinned = p.request.preferences.spread_anchor
+    if pinned is not None:
+        at = (pinned - p.starts[0]) / p.request.slot
+        return min(float(p.n), max(0.0, at))  # beyond the horizon, its nearer end
     ready = ready_slot(p) or p.deadline
     plugged = [t for t in range(ready) if p.ev_max[t] > EPS and p.ev_max[t] >= p.ev_min - EPS]
     if not plugged:
@@ -259,6 +269,43 @@ def spread_anchor(p: Problem) -> float:
     block = max(0.0, p.target - p.energy0) / (p.efficiency * p.hours * max(gentle_kw(p), EPS))
     block = min(block, hi - lo)
     return lo + block / 2 + spread_fraction(p) * (hi - lo - block)
+
+
+def paid_cover(
+    p: Problem, free_slots: list[int], switched: set[int]
+) -> tuple[list[int], int] | None:
+    """Grid-friendly: the paid slots (grid-only, a price above 0, before the deadline,
+    under the peak) and k, the most of them a plan charges in: the needed kWh fill at
+    most k slots at the charger's minimum. None where that rule could cost the owner.
+
+    More than k paid slots store more than the target from the grid. Where the paid
+    slots are alike (one maximum power, no other limit below it) and k of them can take
+    the need, dropping the dearest of those slots and moving its kWh into the others
+    meets the target at no more cost; so the rule costs nothing. It keeps a plan from
+    buying energy beyond the target to lower its peak, and it is what lets HiGHS bound
+    the peak: with at most k slots, sum(p) <= k x peak, which the slot-by-slot rows
+    cannot say (their relaxation spreads a fraction of a slot's power thinly, and the
+    proof of the peak took HiGHS to its time limit: 6 kWh on a 4.14-11.04 kW charger in
+    an 8-hour valley, 10 s; 50 ms with these rows).
+    """
+    needed = p.target - p.energy0
+    if needed <= EPS or p.ev_min <= EPS or any(p.ev_max[t] > EPS for t in range(p.deadline, p.n)):
+        return None
+    paid = [
+        t
+        for t in free_slots
+        if t in switched and t < p.deadline and p.pv[t] <= p.base[t] + EPS and p.import_price[t] > 0
+    ]
+    if not paid:
+        return None
+    most = p.ev_max[paid[0]]
+    if any(abs(p.ev_max[t] - most) > EPS or p.headroom(t) < most - EPS for t in paid):
+        return None
+    per_slot = p.efficiency * p.hours
+    k = math.floor(needed / (p.ev_min * per_slot) + 1e-9)
+    if k < 1 or k >= len(paid) or k * most * per_slot < needed - EPS:
+        return None
+    return paid, k
 
 
 def never_worth_it(p: Problem) -> set[int]:
@@ -559,6 +606,13 @@ def _preference(
         return lin([1.0, -1.0], [P[t], m.peak]) <= surplus[t]
 
     m.under_peak = pyo.Constraint(pyo.SetOf(free_slots), rule=under_peak)
+    cover = paid_cover(p, free_slots, set(on))
+    if cover is not None:  # at most k paid slots, so their power is at most k x peak
+        paid, k = cover
+        m.paid_slots = pyo.Constraint(expr=lin([1.0] * len(paid), [on[t] for t in paid]) <= k)
+        m.paid_peak = pyo.Constraint(
+            expr=lin([*([1.0] * len(paid)), -float(k)], [*(P[t] for t in paid), m.peak]) <= 0
+        )
     coefs.append(peak_weight(p))
     variables.append(m.peak)
     ready = ready_slot(p)

@@ -71,6 +71,7 @@ class Preferences:
     ready_margin_minutes: float = DEFAULT_READY_MARGIN_MINUTES
     spread_key: str | None = None
     cost_tolerance_pct: float = 0.0
+    spread_anchor: datetime | None = None  # pinned by the caller (summary.spread_anchor)
 
     @property
     def grid_friendly(self) -> bool:
@@ -258,6 +259,7 @@ SCHEMA = vol.Schema(
             ),
             vol.Optional("spread_key"): _text,
             vol.Optional("cost_tolerance_pct", default=0.0): _range(0, MAX_COST_TOLERANCE_PCT),
+            vol.Optional("spread_anchor"): _time,
         },
     }
 )
@@ -327,6 +329,7 @@ def parse(raw: Any) -> PlanRequest:
             ready_margin_minutes=data["preferences"]["ready_margin_minutes"],
             spread_key=data["preferences"].get("spread_key"),
             cost_tolerance_pct=data["preferences"]["cost_tolerance_pct"],
+            spread_anchor=data["preferences"].get("spread_anchor"),
         ),
     )
     _check_covered(import_prices, start, end, "prices.import")

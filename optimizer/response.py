@@ -115,9 +115,21 @@ def build_response(p: Problem, outcome: Outcome, solve_ms: float) -> dict[str, A
             "solver": outcome.solver,
             "optimality": outcome.optimality,
             "solver_error": outcome.error,
+            "spread_anchor": _anchor(p, outcome),
             "solve_ms": round(solve_ms, 2),
         },
     }
+
+
+def _anchor(p: Problem, outcome: Outcome) -> str | None:
+    """The instant the grid-friendly plan's charging was centred on (None when no model
+    placed it: another profile or mode, the fallback)."""
+    req = p.request
+    if not req.preferences.grid_friendly or req.mode != "smart" or outcome.solver != "highs":
+        return None
+    from .model import spread_anchor  # no Pyomo at import: pure functions of the problem
+
+    return (p.starts[0] + spread_anchor(p) * req.slot).isoformat()
 
 
 def binding(p: Problem, power: list[float], short: bool) -> list[str]:

@@ -70,6 +70,7 @@ from .session import (
     Reading,
     Session,
     SessionConfig,
+    parse_instant,
 )
 from .store import EvflexStore
 from .tariff import Prices, prices, tou_of
@@ -419,12 +420,19 @@ class Home:
                 export_limit=self.config.get(CONF_EXPORT_LIMIT),
                 mode=settings.mode,
                 signals=self.signals if signals is None else signals,
-                preferences={
-                    "profile": self.config.get(CONF_PREFERENCE, PREFERENCES[0]),
-                    "spread_key": self.entry.entry_id,  # homes of a street pick different slots
-                },
+                preferences=self._preferences(),
             )
         )
+
+    def _preferences(self) -> dict[str, Any]:
+        preferences = {
+            "profile": self.config.get(CONF_PREFERENCE, PREFERENCES[0]),
+            "spread_key": self.entry.entry_id,  # homes of a street pick different slots
+        }
+        anchor = self.session.spread_anchor if self.session.plugged else None
+        if anchor is not None:
+            preferences["spread_anchor"] = anchor.isoformat()
+        return preferences
 
     async def async_what_if(self, signals: list[dict[str, Any]]) -> dict[str, Any] | None:
         """The plan a request with these dispatch signals would get, NOT installed (the
@@ -498,6 +506,9 @@ class Home:
             self.repairs.fixed(ISSUE_PRICES_UNKNOWN)
         site.publish(self.hass, self.entry.entry_id, response)
         summary = response.get("summary", {})
+        anchor = parse_instant(summary.get("spread_anchor"))
+        if anchor is not None and self.session.pin_spread_anchor(anchor):
+            self._save(now, significant=True)
         entry_id = self.entry.entry_id
         if outcome is not None:
             self.hass.bus.async_fire(

@@ -203,6 +203,9 @@ class _State:
     soc_live: bool = False  # the latest reading carried a SoC
     boost_kwh_left: float | None = None
     boost_until: datetime | None = None
+    # Where the session's first grid-friendly plan centred its charging: sent with each
+    # replan so that a planned start does not move later as the cheap period is used up.
+    spread_anchor: datetime | None = None
 
 
 class Session:
@@ -236,6 +239,17 @@ class Session:
     @property
     def boost_until(self) -> datetime | None:
         return self._s.boost_until
+
+    @property
+    def spread_anchor(self) -> datetime | None:
+        return self._s.spread_anchor
+
+    def pin_spread_anchor(self, at: datetime) -> bool:
+        """Keep the first plan's anchor for the rest of this session (True: pinned now)."""
+        if not self._s.plugged or self._s.spread_anchor is not None:
+            return False
+        self._s.spread_anchor = at
+        return True
 
     def departure_at(self, at: datetime) -> datetime | None:
         """The departure this session plans for (UTC); None when the car is not plugged in.
@@ -473,6 +487,7 @@ class Session:
             "soc_live": s.soc_live,
             "boost_kwh_left": s.boost_kwh_left,
             "boost_until": _iso(s.boost_until),
+            "spread_anchor": _iso(s.spread_anchor),
         }
 
     @classmethod
@@ -505,6 +520,7 @@ class Session:
             s.disconnected_since = parse_instant(raw.get("disconnected_since"))
             s.boost_kwh_left = _positive_or_none(raw.get("boost_kwh_left"))
             s.boost_until = parse_instant(raw.get("boost_until"))
+            s.spread_anchor = parse_instant(raw.get("spread_anchor"))
             if s.boost_kwh_left is not None:
                 s.boost_until = None  # one boost at a time
         return session
@@ -527,8 +543,11 @@ class Session:
     def _fix_departure(self, at: datetime) -> None:
         """The departure this session plans for, from now: fixed until it passes."""
         info = self._next_departure(at)
+        departure = None if info is None else info.at
+        if departure != self._s.departure:
+            self._s.spread_anchor = None  # placed for another window
         self._s.departure_of = info
-        self._s.departure = None if info is None else info.at
+        self._s.departure = departure
 
     def _estimate(self, anchor: _Anchor) -> float:
         cfg = self.config
@@ -551,7 +570,7 @@ class Session:
             s.anchor = _Anchor(float(self.config.arrival_soc_pct), at, 0.0, from_sensor=False)
             s.soc_live = False
         s.plugged, s.plugged_at, s.energy_kwh, s.pending_kwh = True, at, 0.0, 0.0
-        s.disconnected_since = None
+        s.disconnected_since = s.spread_anchor = None
         s.boost_kwh_left = s.boost_until = None
         self._fix_departure(at)
         if soc is not None:
@@ -562,7 +581,7 @@ class Session:
         assert s.plugged_at is not None
         closed = ClosedSession(s.plugged_at, max(ended_at, s.plugged_at), s.energy_kwh)
         s.plugged, s.plugged_at, s.departure, s.disconnected_since = False, None, None, None
-        s.departure_of = None
+        s.departure_of = s.spread_anchor = None
         s.boost_kwh_left = s.boost_until = None
         s.pending_kwh = 0.0
         return closed

@@ -798,3 +798,34 @@ def test_random_event_sequences_keep_the_invariants(
         assert session.soc_pct(at) == shadow.soc_pct(at)
         assert session.departure_at(at) == shadow.departure_at(at)
         assert session.boost_active(at) == shadow.boost_active(at)
+
+
+# --- the spread anchor of a grid-friendly plan -------------------------------------------
+
+
+def test_the_spread_anchor_is_pinned_once_per_session_and_survives_a_restart() -> None:
+    session = Session(config(), Settings(departure="07:30"))
+    assert not session.pin_spread_anchor(utc(2026, 1, 12, 23))  # no car: nothing to pin
+    session.observe(reading(local(BERLIN, 2026, 1, 12, 18)))
+    assert session.pin_spread_anchor(utc(2026, 1, 13, 1))
+    assert not session.pin_spread_anchor(utc(2026, 1, 13, 3))  # the first plan's is kept
+    assert restored(session).spread_anchor == utc(2026, 1, 13, 1)
+    # Another target keeps it; another departure is another window: placed afresh.
+    session.update_settings(local(BERLIN, 2026, 1, 12, 19), target_soc=90)
+    assert session.spread_anchor == utc(2026, 1, 13, 1)
+    session.update_settings(local(BERLIN, 2026, 1, 12, 20), departure="05:00")
+    assert session.spread_anchor is None
+
+
+def test_the_spread_anchor_ends_with_its_session() -> None:
+    session = Session(config(), Settings(departure="07:30"))
+    session.observe(reading(local(BERLIN, 2026, 1, 12, 18)))
+    session.pin_spread_anchor(utc(2026, 1, 13, 1))
+    # Unplugged for over 2 minutes: the session ends, and the next car starts unpinned.
+    session.observe(reading(local(BERLIN, 2026, 1, 13, 7), connected=False))
+    session.observe(reading(local(BERLIN, 2026, 1, 13, 7, 5), connected=False))
+    assert not session.plugged
+    assert session.spread_anchor is None
+    session.observe(reading(local(BERLIN, 2026, 1, 13, 18)))
+    assert session.spread_anchor is None
+    assert restored(session).spread_anchor is None
