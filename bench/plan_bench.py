@@ -108,7 +108,8 @@ class Columns:
 
 
 class RawHighs:
-    """One quiet HiGHS instance, reused like `optimizer.model` reuses its own."""
+    """HiGHS straight through highspy: a new quiet instance per solve, as `optimizer.model`
+    makes one (creating it is part of the floor's time)."""
 
     def __init__(self) -> None:
         import highspy
@@ -137,8 +138,8 @@ class RawHighs:
             p, tie_breaks=tie_breaks, plain=not tie_breaks if plain is None else plain
         )
         built = time.perf_counter()
-        highs = self.highs
-        highs.clearModel()
+        highs = self.hs.Highs()
+        highs.setOptionValue("output_flag", False)
         set_options(highs, time_limit_s, rel_gap, abs_gap)  # the solver settings of optimizer.model
         highs.passModel(lp)
         highs.run()

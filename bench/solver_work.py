@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from bench.requests import build_requests
 from optimizer import parse
-from optimizer.model import _highs, _run_highs, build_model
+from optimizer.model import _run_highs, build_model, last_highs
 from optimizer.problem import build
 
 
@@ -36,7 +36,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, int]:
         began = time.perf_counter()
         solution = _run_highs(model, problem, problem.request.solver_time_limit_s)
         ms = 1000 * (time.perf_counter() - began)
-        info = _highs().getInfo()
+        info = last_highs().getInfo()
         iterations += int(info.simplex_iteration_count)
         nodes += int(info.mip_node_count)
         status = "optimal" if solution.optimal else "feasible"

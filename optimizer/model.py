@@ -672,7 +672,6 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
     ]
 
     highs = _highs()
-    highs.clearModel()
     set_options(highs, time_limit_s, abs_gap=peak_gap(problem))
     highs.passModel(lp)
     run_status = highs.run()
@@ -778,21 +777,31 @@ def _clean(x: float) -> float:
 
 
 def _highs() -> Any:
-    """One HiGHS instance per thread, created quietly (its banner goes to stdout)."""
-    highs = getattr(_local, "highs", None)
-    if highs is None:
-        import highspy
+    """A new HiGHS instance for each solve, created quietly (its banner goes to stdout).
 
-        with _quiet_stdout():
-            highs = highspy.Highs()
-        highs.setOptionValue("output_flag", False)
-        # `threads` stays at HiGHS's default: HiGHS has one scheduler per process, and an
-        # instance that asks for a thread count other than the one it started with fails
-        # (run() returns an error). A default instance accepts whatever scheduler exists,
-        # so EVFlex works after any other HiGHS user, and leaves a default-option
-        # neighbour working after it.
-        _local.highs = highs
+    Not one reused per thread: HiGHS checks `time_limit` against an instance's total run
+    time for a linear programme (no binaries: `solar_only`, a charger without a minimum),
+    so a reused instance failed every such plan once its plans added up to the limit (a
+    day or two of replans). A new instance costs about 0.1 ms. The last one stays
+    readable as `last_highs()` (the bench reads its counters).
+    """
+    import highspy
+
+    with _quiet_stdout():
+        highs = highspy.Highs()
+    highs.setOptionValue("output_flag", False)
+    # `threads` stays at HiGHS's default: HiGHS has one scheduler per process, and an
+    # instance that asks for a thread count other than the one it started with fails
+    # (run() returns an error). A default instance accepts whatever scheduler exists, so
+    # EVFlex works after any other HiGHS user, and leaves a default-option neighbour
+    # working after it.
+    _local.highs = highs
     return highs
+
+
+def last_highs() -> Any:
+    """This thread's most recent HiGHS instance (None before its first solve)."""
+    return getattr(_local, "highs", None)
 
 
 @contextlib.contextmanager
