@@ -212,15 +212,18 @@ def gentle_kw(p: Problem) -> float:
 
 def peak_weight(p: Problem) -> float:
     """Per kW of peak: PEAK_WEIGHT of the price level, or what `cost_tolerance_pct` of
-    the needed energy at the mean import price allows over the span of powers."""
+    the needed energy at the cheapest price the car can charge at allows over the span
+    of powers (a bound on the owner's cost of charging, so the tolerance is a share of
+    it: the mean import price counted hours the car never uses)."""
     ref = price_level(p)
     tolerance = p.request.preferences.cost_tolerance_pct / 100
     span = max([*p.ev_max, 0.0]) - gentle_kw(p)
     if tolerance <= 0 or span <= EPS:
         return PEAK_WEIGHT * ref
     needed = max(0.0, p.target - p.energy0) / p.efficiency
-    mean_price = sum(abs(x) for x in p.import_price) / max(1, p.n)
-    return max(PEAK_WEIGHT * ref, tolerance * needed * mean_price / span)
+    plugged = [p.import_price[t] for t in range(p.deadline) if p.ev_max[t] > EPS]
+    cheapest = max(0.0, min(plugged, default=0.0))
+    return max(PEAK_WEIGHT * ref, tolerance * needed * cheapest / span)
 
 
 def ready_slot(p: Problem) -> int:
@@ -697,10 +700,13 @@ def _run_highs(model: Any, problem: Problem, time_limit_s: float) -> Solution:
 
 def peak_gap(p: Problem) -> float:
     """The absolute MIP gap: what PEAK_GAP_KW of EV peak is worth under `grid_friendly`
-    (a plan HiGHS stops at has at most that much more peak than the best), else tight."""
+    (a plan HiGHS stops at has at most that much more peak than the best), else tight;
+    never half a start's weight or more, so a widened peak weight (`cost_tolerance_pct`)
+    cannot let HiGHS stop at a plan with a start too many."""
     if not p.request.preferences.grid_friendly:
         return MIP_ABS_GAP
-    return max(MIP_ABS_GAP, PEAK_GAP_KW * peak_weight(p))
+    ceiling = 0.5 * START_PENALTY * price_level(p)
+    return max(MIP_ABS_GAP, min(PEAK_GAP_KW * peak_weight(p), ceiling))
 
 
 def _error_reason(highs: Any) -> str:
