@@ -2,13 +2,15 @@
 
     .venv/bin/python -m bench.coordination_gap [--region cn] [--homes 200] [--days 7]
                                                [--seed 1] [--workers 2]
+                                               [--settings perfect,history,study,metered]
 
 For each night, on the street's actual load, the peak (kW) of:
 - `optimum`: the joint optimum (perfect foresight, minimum power relaxed);
 - for each coordinator setting, `perfect` (perfect forecast, every session and need
   known at noon), `history` (the history forecast, the same) and `study` (the
   study's default: history forecast, cars heard of when they plug in, needs
-  estimated from past sessions):
+  estimated from past sessions), `metered` (the study's default solved again every slot
+  on the metered load, the last error carried forward: `--feedback metered`):
   - `lp(f)`: the coordinator's shares as sent (the joint model's solution made
     chargeable), before any home plans: the forecast's share of the gap;
   - `plans(f)`: the homes' plans within their envelopes, before the repair pass;
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from dataclasses import replace
 
 import numpy as np
 
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--settings", default="perfect,history,study,metered")
     args = parser.parse_args(argv)
     fleet = generate(args.region, args.homes, args.days, args.seed)
     street = fleet.street_kw
@@ -53,11 +57,15 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.closing(open_backend("process", args.workers)) as backend:
         columns["optimum"] = _peaks(street, joint_optimum(fleet, backend), fleet.days)
         repaired, raised_rows = {}, []
-        settings = {
+        study = StudyOptions(args.region).coordination
+        every = {
             "perfect": Coordination("perfect"),
             "history": Coordination("history"),
-            "study": StudyOptions(args.region).coordination,
+            "study": study,
+            "metered": replace(study, feedback="metered"),
         }
+        settings = {name: every[name] for name in args.settings.split(",")}
+        plans = {}
         for forecast, config in settings.items():
             outcome = coordinate(fleet, backend, None, config)
             assert outcome.planned_ev is not None
@@ -65,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             columns[f"plans({forecast})"] = _peaks(street, outcome.planned_ev, fleet.days)
             columns[f"final({forecast})"] = _peaks(street, outcome.ev, fleet.days)
             repaired[forecast] = outcome.repaired
+            plans[forecast] = outcome.plans_made
             if forecast == "perfect":
                 raised_rows = _attribution(fleet, outcome.joint_ev, outcome.planned_ev)
     print(f"{args.region}, {args.homes} homes, {len(fleet.owners)} EVs, seed {args.seed}: peak kW")
@@ -74,9 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     best = max(columns["optimum"])
     print("study " + "".join(f"{max(c):>15.1f}" for c in columns.values()))
     print("gap % " + "".join(f"{100 * (max(c) / best - 1):>15.1f}" for c in columns.values()))
-    print(f"sessions repaired: {repaired}; sessions {len(fleet.sessions)}")
-    worst = int(np.argmax(columns["final(study)"]))
-    print(f"the coordinated peak's night: {worst}")
+    print(f"sessions repaired: {repaired}; sessions {len(fleet.sessions)}; plans made {plans}")
+    last = list(settings)[-1]
+    print(f"the coordinated peak's night ({last}): {int(np.argmax(columns[f'final({last})']))}")
     print("perfect forecast, each night's peak slot of the plans: kW above the LP shares")
     print("night  slot  in raised slots  elsewhere  homes raised there")
     for night, (slot, raised, other, homes) in enumerate(raised_rows):
