@@ -17,6 +17,7 @@ from aggregator.backends import Progress, SerialBackend
 from aggregator.coordinator import (
     Coordination,
     coordinate,
+    error_decay,
     estimated_needs,
     joint_night,
     joint_optimum,
@@ -300,6 +301,24 @@ def test_metered_feedback_options_that_cannot_be_used_are_refused() -> None:
         Coordination(feedback="hourly")  # type: ignore[arg-type]
     with pytest.raises(FleetError, match="decay must be at least 0 and below 1"):
         Coordination(feedback="metered", decay=1.0)
+
+
+def test_the_errors_decay_is_fitted_to_the_history_alone() -> None:
+    # A street whose nights before the study are all alike has no deviation from the week's
+    # mean: no persistence to fit, rho = 0. A history whose deviation is +1 kW for a whole
+    # night and -1 kW the next (alternating, 7 nights) keeps its sign within every night:
+    # the autocorrelation is 1 at every lag, so rho^k nearest it is the grid's top, 0.999.
+    flat = np.full(7 * 96, 4.0)
+    assert error_decay(flat) == 0.0
+    signs = np.repeat([1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0], 96)
+    assert error_decay(flat + signs) == pytest.approx(0.999)
+    fleet = hand_set_fleet([HandSetCar(need_kwh=NEED)] * 2, base_kw=1.0, days=2)
+    config = Coordination(forecast="history", feedback="metered")
+    later = fleet.street_kw.copy()
+    later[96:] += np.linspace(0, 5, 96)
+    plain = coordinate(fleet, SERIAL, config=config)
+    changed = coordinate(fleet, SERIAL, config=config, actual_street_kw=later)
+    assert plain.decay == changed.decay == 0.0  # the study's nights never enter the fit
 
 
 def test_a_metered_error_moves_the_coming_ev_energy_and_avoids_the_overload() -> None:
