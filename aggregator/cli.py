@@ -69,6 +69,12 @@ def add_fleet(sub: Any) -> None:
         default="none",
         help="metered: also solved every slot on the metered load (the last error carried on)",
     )
+    p.add_argument(
+        "--decay",
+        type=float,
+        default=None,
+        help="metered feedback: the error's decay per slot (default: fitted to the history)",
+    )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
     p.add_argument(
         "--strategies", default="", help="comma-separated strategies for the table (default: all)"
@@ -115,6 +121,7 @@ def fleet(args: argparse.Namespace) -> int:
                 arrivals=args.arrivals,
                 needs=args.needs,
                 feedback=args.feedback,
+                decay=args.decay,
             )
             study = run_study(options)
         except FleetError as err:

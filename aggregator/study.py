@@ -49,6 +49,7 @@ class StudyOptions:
     arrivals: Arrivals = "online"
     needs: Needs = "history"
     feedback: Feedback = "none"
+    decay: float | None = None  # metered feedback: None, fitted to the history
     progress: bool = True
 
     @property
@@ -61,6 +62,7 @@ class StudyOptions:
             self.needs,
             need_prior_kwh(self.region) if self.region in REGIONS else 11.5,
             self.feedback,
+            self.decay,
         )
 
 

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.coordination_gap [--region cn] [--homes 200] [--days 7]
                                                [--seed 1] [--workers 2]
-                                               [--settings perfect,history,study,metered]
+                                               [--settings perfect,history,study,metered,resolved]
                                                [--plans optimizer|envelope]
 
 For each night, on the street's actual load, the peak (kW) of:
@@ -11,7 +11,8 @@ For each night, on the street's actual load, the peak (kW) of:
   known at noon), `history` (the history forecast, the same) and `study` (the
   study's default: history forecast, cars heard of when they plug in, needs
   estimated from past sessions), `metered` (the study's default solved again every slot
-  on the metered load, the last error carried forward: `--feedback metered`):
+  on the metered load, the last error carried forward: `--feedback metered`),
+  `resolved` (the same with no error carried forward, decay 0: `--decay 0`):
   - `lp(f)`: the coordinator's shares as sent (the joint model's solution made
     chargeable), before any home plans: the forecast's share of the gap;
   - `plans(f)`: the homes' plans within their envelopes, before the repair pass;
@@ -114,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             "history": Coordination("history"),
             "study": study,
             "metered": replace(study, feedback="metered"),
+            "resolved": replace(study, feedback="metered", decay=0.0),
         }
         settings = {name: every[name] for name in args.settings.split(",")}
         plans = {}
