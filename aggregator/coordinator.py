@@ -545,12 +545,9 @@ def min_power_shares(
         ),
         np.zeros(SLOTS_PER_DAY),
     )
-    window = slice(first, first + SLOTS_PER_DAY)
+    price = fleet.import_price[first : first + SLOTS_PER_DAY]
     for row, s in enumerate(sessions):
         lo, hi = s.arrival - first, s.departure - first
-        # What a kW costs the home: the export price it forgoes where its PV has a surplus.
-        sunny = (fleet.pv_kw[s.home, window] - fleet.base_kw[s.home, window]) > MIN_SHARE_KW
-        price = np.where(sunny, fleet.export_price[window], fleet.import_price[window])
         _chargeable(plan.power, row, fleet.homes[s.home].charger, load[lo:hi], price[lo:hi])
 
 
