@@ -12,9 +12,12 @@ The joint model (a linear programme, solved by HiGHS through scipy), per night:
   (opted out or out of touch: they charge by their local default, and the
   aggregator counts on it).
 - Objectives, in order (each stage keeps the optimum of the one before):
-  1. every home's own tariff cost: no home pays more than its cheapest plan
+  1. every home's own cost: no home pays more than its cheapest plan
      (sum_t price[t] x p[i, t] x 0.25 <= c_i*, with c_i* filled cheapest slots
-     first), unless the transformer's rating less the margin cannot be kept
+     first), where up to the home's PV surplus (its PV less its household load)
+     a kW costs the export price it forgoes: export[t] x p + (price[t] - export[t])
+     x g with g >= p - surplus, g >= 0; unless the transformer's rating less the
+     margin cannot be kept
      that way: then the rating comes first and the cost is the least total;
   2. the night's peak P = max_t (f[t] + sum_i p[i, t]): P* is the joint optimum;
   3. the load below P* as flat as it can be (valley filling): the sum over
@@ -55,8 +58,14 @@ Arrivals (`Coordination.arrivals`): `announced` (every session of the night
 known at noon: one joint model per night) or `online`: the model is solved again
 at every slot in which a car plugs in, over the sessions plugged in by then, for
 what each still needs from that slot on (the slots before are metered: what was
-drawn is drawn). Needs (`Coordination.needs`): `reported` (the home's need, from
-its car's state of charge) or `history`: the mean of the home's last 8 needs,
+drawn is drawn). With `Coordination.feedback` = `metered` the model is also solved at every slot in
+which a car is plugged in, on the metered load so far, with the error metered in
+the slot before carried into the coming slots times decay^(k + 1) (`error_decay`,
+fitted to the history), for the peak still to come; a home whose plan draws within
+`REPLAN_KW` of its new share now keeps its plan.
+
+Needs (`Coordination.needs`): `reported` (the home's need, from its car's state of
+charge) or `history`: the mean of the home's last 8 needs,
 the first nights' missing ones taken as a prior; a home whose plan within its
 envelope falls short says so (its plan's shortfall), and the aggregator solves
 again at once with the needs of the homes that planned.
