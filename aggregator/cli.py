@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def add_fleet(sub: Any) -> None:
     from aggregator.backends import BACKENDS
-    from aggregator.coordinator import ARRIVALS, FORECASTS, NEEDS
+    from aggregator.coordinator import ARRIVALS, FEEDBACKS, FORECASTS, NEEDS
 
     p = sub.add_parser("fleet", help="the fleet study: every strategy on one street's transformer")
     p.add_argument("--homes", type=int, default=200)
@@ -62,6 +62,18 @@ def add_fleet(sub: Any) -> None:
     )
     p.add_argument(
         "--needs", choices=NEEDS, default="history", help="reported, or estimated from the past"
+    )
+    p.add_argument(
+        "--feedback",
+        choices=FEEDBACKS,
+        default="none",
+        help="metered: also solved every slot on the metered load (the last error carried on)",
+    )
+    p.add_argument(
+        "--decay",
+        type=float,
+        default=None,
+        help="metered feedback: the error's decay per slot (default: fitted to the history)",
     )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
     p.add_argument(
@@ -108,6 +120,8 @@ def fleet(args: argparse.Namespace) -> int:
                 non_response=args.non_response,
                 arrivals=args.arrivals,
                 needs=args.needs,
+                feedback=args.feedback,
+                decay=args.decay,
             )
             study = run_study(options)
         except FleetError as err:

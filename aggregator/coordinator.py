@@ -12,9 +12,12 @@ The joint model (a linear programme, solved by HiGHS through scipy), per night:
   (opted out or out of touch: they charge by their local default, and the
   aggregator counts on it).
 - Objectives, in order (each stage keeps the optimum of the one before):
-  1. every home's own tariff cost: no home pays more than its cheapest plan
+  1. every home's own cost: no home pays more than its cheapest plan
      (sum_t price[t] x p[i, t] x 0.25 <= c_i*, with c_i* filled cheapest slots
-     first), unless the transformer's rating less the margin cannot be kept
+     first), where up to the home's PV surplus (its PV less its household load)
+     a kW costs the export price it forgoes: export[t] x p + (price[t] - export[t])
+     x g with g >= p - surplus, g >= 0; unless the transformer's rating less the
+     margin cannot be kept
      that way: then the rating comes first and the cost is the least total;
   2. the night's peak P = max_t (f[t] + sum_i p[i, t]): P* is the joint optimum;
   3. the load below P* as flat as it can be (valley filling): the sum over
@@ -55,8 +58,14 @@ Arrivals (`Coordination.arrivals`): `announced` (every session of the night
 known at noon: one joint model per night) or `online`: the model is solved again
 at every slot in which a car plugs in, over the sessions plugged in by then, for
 what each still needs from that slot on (the slots before are metered: what was
-drawn is drawn). Needs (`Coordination.needs`): `reported` (the home's need, from
-its car's state of charge) or `history`: the mean of the home's last 8 needs,
+drawn is drawn). With `Coordination.feedback` = `metered` the model is also solved at every slot in
+which a car is plugged in, on the metered load so far, with the error metered in
+the slot before carried into the coming slots times decay^(k + 1) (`error_decay`,
+fitted to the history), for the peak still to come; a home whose plan draws within
+`REPLAN_KW` of its new share now keeps its plan.
+
+Needs (`Coordination.needs`): `reported` (the home's need, from its car's state of
+charge) or `history`: the mean of the home's last 8 needs,
 the first nights' missing ones taken as a prior; a home whose plan within its
 envelope falls short says so (its plan's shortfall), and the aggregator solves
 again at once with the needs of the homes that planned.
@@ -99,6 +108,14 @@ Arrivals = Literal["announced", "online"]
 ARRIVALS: tuple[Arrivals, ...] = ("announced", "online")
 Needs = Literal["reported", "history"]
 NEEDS: tuple[Needs, ...] = ("reported", "history")
+# none: solved again only when a car plugs in; metered: also at every slot a car is plugged
+# in, on the street's metered load so far with the forecast corrected by the last error seen.
+Feedback = Literal["none", "metered"]
+FEEDBACKS: tuple[Feedback, ...] = ("none", "metered")
+REPLAN_KW = 0.05  # a home whose share now is within this of its plan's power keeps its plan
+FINE_STEP_KW = 0.5  # metered feedback: the valley-filling levels' step just below P*
+STAY_WEIGHT = 4.0  # a kW moved from the share sent before weighs 4 kW of variation
+ACF_LAGS = 16  # slots (4 h) of the history's error autocorrelation the decay is fitted to
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,8 +128,16 @@ class Coordination:
     # reported: the home's need is known; history: estimated from its past sessions.
     needs: Needs = "reported"
     need_prior_kwh: float = 11.5  # the estimate's stand-in for sessions not yet seen
+    feedback: Feedback = "none"
+    # metered feedback: the error seen at slot t - 1 is expected again at t + k times
+    # decay^(k + 1); None: fitted to the metered history (`error_decay`).
+    decay: float | None = None
 
     def __post_init__(self) -> None:
+        if self.feedback not in FEEDBACKS:
+            raise FleetError(f"feedback must be one of {', '.join(FEEDBACKS)}")
+        if self.decay is not None and not 0.0 <= self.decay < 1.0:
+            raise FleetError("decay must be at least 0 and below 1 (per slot)")
         if self.forecast not in FORECASTS:
             raise FleetError(f"forecast must be one of {', '.join(FORECASTS)}")
         if self.arrivals not in ARRIVALS:
@@ -142,12 +167,25 @@ class NightPlan:
     costs_kept: bool = True  # False: the rating needed some homes to pay more
 
 
-def min_cost_kwh(prices: Array, max_kw: float, grid_kwh: float) -> float:
-    """The cheapest cost of drawing `grid_kwh` at most `max_kw` over slots priced `prices`."""
+def min_cost_kwh(
+    prices: Array,
+    max_kw: float,
+    grid_kwh: float,
+    export: Array | None = None,
+    surplus_kw: Array | None = None,
+) -> float:
+    """The cheapest cost of charging `grid_kwh` at most `max_kw` over slots priced `prices`;
+    with the home's PV `surplus_kw` per slot, up to it a slot costs its `export` price (the
+    feed-in forgone), beyond it the import price: the cheapest tranches first."""
+    top = np.full(len(prices), max_kw)
+    sun = np.zeros(len(prices)) if surplus_kw is None else np.minimum(surplus_kw, top)
+    out = np.zeros(len(prices)) if export is None else export
+    tranche_price = np.r_[out, prices]
+    tranche_kwh = np.r_[sun, top - sun] * HOURS_PER_SLOT
     left, cost = grid_kwh, 0.0
-    for price in np.sort(prices):
-        take = min(left, max_kw * HOURS_PER_SLOT)
-        cost += take * float(price)
+    for k in np.argsort(tranche_price, kind="stable"):
+        take = min(left, float(tranche_kwh[k]))
+        cost += take * float(tranche_price[k])
         left -= take
         if left <= 0:
             break
@@ -160,9 +198,12 @@ def joint_night(
     sessions: Sequence[Session],
     expected_kw: Array,
     level_cap_kw: float,
+    previous: Sequence[Array] | None = None,
 ) -> NightPlan:
     """The joint optimum of one night's `sessions` over the load `expected_kw` (96 slots of the
-    night: what is on the feeder without them); `level_cap_kw`: rating less margin."""
+    night: what is on the feeder without them); `level_cap_kw`: rating less margin;
+    `previous`: each session's share sent before (over its window), which the last stage
+    keeps to as near as it can besides keeping the share even."""
     first = night * SLOTS_PER_DAY
     n_t = SLOTS_PER_DAY
     price = fleet.import_price[first : first + n_t]
@@ -181,9 +222,20 @@ def joint_night(
     eff = np.array([fleet.homes[s.home].car.efficiency for s in sessions])
     need = np.array([s.need_kwh for s in sessions])
     col = np.arange(n_p)
-    # Variables: p (n_p), P (1), z (n_t x LEVELS).
+    # The home's own PV: EV power up to its expected surplus (PV less household load, as
+    # the home plans with it) costs the export price it forgoes, beyond it the import price.
+    export = fleet.export_price[first : first + n_t]
+    surplus = np.clip(
+        fleet.pv_kw[[sessions[r].home for r in rows_s], first + slot_of]
+        - fleet.base_kw[[sessions[r].home for r in rows_s], first + slot_of],
+        0.0,
+        None,
+    )
+    sunny = np.flatnonzero(surplus > MIN_SHARE_KW)
+    # Variables: p (n_p), P (1), z (n_t x LEVELS), g (the grid part of p where sunny).
     n_z = n_t * LEVELS
-    n_var = n_p + 1 + n_z
+    n_g = len(sunny)
+    n_var = n_p + 1 + n_z + n_g
     a_eq = sparse.csr_matrix(
         (HOURS_PER_SLOT * eff[rows_s], (rows_s, col)), shape=(len(sessions), n_var)
     )
@@ -192,28 +244,45 @@ def joint_night(
         [
             sparse.csr_matrix((np.ones(n_p), (slot_of, col)), shape=(n_t, n_p)),
             sparse.csr_matrix(-np.ones((n_t, 1))),
-            sparse.csr_matrix((n_t, n_z)),
+            sparse.csr_matrix((n_t, n_z + n_g)),
         ]
     ).tocsr()
+    # Cost: price x p where no surplus; export x p + (price - export) x g where sunny, with
+    # g >= p - surplus (and g >= 0): the grid's part.
     cost_row = HOURS_PER_SLOT * price[slot_of]
+    cost_row[sunny] = HOURS_PER_SLOT * export[slot_of[sunny]]
+    g_cost = HOURS_PER_SLOT * (price - export)[slot_of[sunny]]
     cost = sparse.hstack(
         [
             sparse.csr_matrix((cost_row, (rows_s, col)), shape=(len(sessions), n_p)),
             sparse.csr_matrix((len(sessions), 1 + n_z)),
+            sparse.csr_matrix(
+                (g_cost, (rows_s[sunny], np.arange(n_g))), shape=(len(sessions), n_g)
+            ),
         ]
     ).tocsr()
+    grid_part = sparse.csr_matrix(
+        (
+            np.r_[np.ones(n_g), -np.ones(n_g)],
+            (np.r_[np.arange(n_g), np.arange(n_g)], np.r_[sunny, n_p + 1 + n_z + np.arange(n_g)]),
+        ),
+        shape=(n_g, n_var),
+    )
+    grid_b = surplus[sunny]
     c_star = np.array(
         [
             min_cost_kwh(
                 price[s.arrival - first : s.departure - first],
                 fleet.homes[s.home].charger.max_kw,
                 s.need_kwh / fleet.homes[s.home].car.efficiency,
+                export[s.arrival - first : s.departure - first],
+                surplus[rows_s == row],
             )
-            for s in sessions
+            for row, s in enumerate(sessions)
         ]
     )
     cost_cap = c_star * (1 + COST_TOLERANCE) + COST_TOLERANCE
-    bounds = [(0.0, u) for u in upper] + [(None, None)] + [(0.0, None)] * n_z
+    bounds = [(0.0, u) for u in upper] + [(None, None)] + [(0.0, None)] * (n_z + n_g)
     minus_f = -expected_kw
 
     def solve(
@@ -236,9 +305,14 @@ def joint_night(
     peak_obj = np.zeros(n_var)
     peak_obj[n_p] = 1.0
     costs_kept = True
-    x, p_star = solve(peak_obj, sparse.vstack([peak, cost]).tocsr(), np.r_[minus_f, cost_cap], "P")
-    fixed_rows = [cost]
-    fixed_b = [cost_cap]
+    x, p_star = solve(
+        peak_obj,
+        sparse.vstack([peak, cost, grid_part]).tocsr(),
+        np.r_[minus_f, cost_cap, grid_b],
+        "P",
+    )
+    fixed_rows = [cost, grid_part]
+    fixed_b = [cost_cap, grid_b]
     if p_star > level_cap_kw + PEAK_TOLERANCE_KW:
         # The rating comes first: the least peak at any cost, then the least total cost.
         x, p_free = solve(peak_obj, peak, minus_f, "P at any cost")
@@ -248,20 +322,33 @@ def joint_night(
             total = sparse.csr_matrix(np.asarray(cost.sum(axis=0)))
             capped = _cap_peak(peak, n_p, p_star)
             x, least = solve(
-                np.asarray(total.todense()).ravel(), capped[0], capped[1] + minus_f, "cost"
+                np.asarray(total.todense()).ravel(),
+                sparse.vstack([capped[0], grid_part]).tocsr(),
+                np.r_[capped[1] + minus_f, grid_b],
+                "cost",
             )
-            fixed_rows, fixed_b = [total], [np.array([least * (1 + COST_TOLERANCE) + 1e-9])]
+            fixed_rows = [total, grid_part]
+            fixed_b = [np.array([least * (1 + COST_TOLERANCE) + 1e-9]), grid_b]
     # Stage 3: flat below P*: z[t, k] >= load[t] - L_k.
     low = float(expected_kw.min())
     levels = low + (p_star - low) * np.arange(LEVELS) / LEVELS
-    fill = _fill_rows(peak, n_p, n_t, levels)
+    if previous is not None:
+        # Solved again every slot, the model must see a correction of a few kW under P*
+        # (which the metered past may have set): half the levels 0.5 kW apart below it.
+        coarse = low + (p_star - low) * np.arange(LEVELS // 2) / (LEVELS // 2)
+        fine = p_star - FINE_STEP_KW * np.arange(1, LEVELS - LEVELS // 2 + 1)
+        levels = np.sort(np.r_[coarse, np.maximum(fine, low)])
+    fill = _fill_rows(peak, n_p, n_t, levels, n_g)
     capped_a, capped_b = _cap_peak(peak, n_p, p_star + PEAK_TOLERANCE_KW)
     a_ub = sparse.vstack([capped_a, fill, *fixed_rows]).tocsr()
     b_ub = np.r_[capped_b + minus_f, np.repeat(minus_f, LEVELS) - np.tile(levels, n_t), *fixed_b]
-    flat_obj = np.r_[np.zeros(n_p + 1), np.ones(n_z)]
+    flat_obj = np.r_[np.zeros(n_p + 1), np.ones(n_z), np.zeros(n_g)]
     x, flat = solve(flat_obj, a_ub, b_ub, "valley filling")
     # Stage 4: each home's share as even as it can be (its plan's own preference).
-    x = _gentle(solve, a_ub, b_ub, flat_obj, flat, rows_s, n_var)
+    before = None
+    if previous is not None:
+        before = np.array([previous[r][t - (sessions[r].arrival - first)] for r, t in columns])
+    x = _gentle(solve, a_ub, b_ub, flat_obj, flat, rows_s, n_var, before)
     out = NightPlan(night, p_star, costs_kept=costs_kept)
     power = np.clip(x[:n_p], 0.0, None)
     for row, s in enumerate(sessions):
@@ -280,11 +367,16 @@ def _gentle(
     flat: float,
     rows_s: Array,
     n_var: int,
+    before: Array | None = None,
 ) -> Array:
     """Minimise every session's total variation, sum_t |p[i, t] - p[i, t - 1]| with p = 0
     outside its window, the flatness kept: each home's share as even as it can be (at least
-    twice its own peak), so seldom below its charger's minimum."""
+    twice its own peak), so seldom below its charger's minimum. With `before` (each
+    column's share sent before), also STAY_WEIGHT x sum |p - before|: a share moves only
+    where the new forecast needs it to, so few homes plan again."""
     n_p = len(rows_s)
+    if before is not None:
+        return _stay(solve, a_ub, b_ub, flat_obj, flat, rows_s, n_var, before)
     pairs = [k for k in range(n_p - 1) if rows_s[k] == rows_s[k + 1]]
     n_d = len(pairs)
     wide = sparse.hstack([a_ub, sparse.csr_matrix((a_ub.shape[0], n_d))]).tocsr()
@@ -315,6 +407,57 @@ def _gentle(
     return out
 
 
+def _stay(
+    solve: Any,
+    a_ub: sparse.csr_matrix,
+    b_ub: Array,
+    flat_obj: Array,
+    flat: float,
+    rows_s: Array,
+    n_var: int,
+    before: Array,
+) -> Array:
+    """`_gentle` with the distance to the shares sent before: d (variation) and u (moves)."""
+    n_p = len(rows_s)
+    pairs = [k for k in range(n_p - 1) if rows_s[k] == rows_s[k + 1]]
+    n_d = len(pairs)
+    n_x = n_d + n_p
+    wide = sparse.hstack([a_ub, sparse.csr_matrix((a_ub.shape[0], n_x))]).tocsr()
+    keep = sparse.csr_matrix(np.r_[flat_obj, np.zeros(n_x)][None, :])
+    k = np.array(pairs, dtype=int)
+    d = np.arange(n_d)
+    u = np.arange(n_p)
+
+    def diff(sign: float) -> sparse.csr_matrix:
+        # sign x (p[k + 1] - p[k]) - d <= 0
+        left = sparse.csr_matrix(
+            (np.r_[np.full(n_d, sign), np.full(n_d, -sign)], (np.r_[d, d], np.r_[k + 1, k])),
+            shape=(n_d, n_var),
+        )
+        extra = sparse.csr_matrix((-np.ones(n_d), (d, d)), shape=(n_d, n_x))
+        return sparse.hstack([left, extra])
+
+    def move(sign: float) -> sparse.csr_matrix:
+        # sign x p - u <= sign x before
+        left = sparse.csr_matrix((np.full(n_p, sign), (u, u)), shape=(n_p, n_var))
+        extra = sparse.csr_matrix((-np.ones(n_p), (u, n_d + u)), shape=(n_p, n_x))
+        return sparse.hstack([left, extra])
+
+    edges = np.zeros(n_var)
+    starts = np.r_[True, rows_s[1:] != rows_s[:-1]]
+    ends = np.r_[rows_s[1:] != rows_s[:-1], True]
+    edges[:n_p] = starts.astype(float) + ends.astype(float)
+    x, _ = solve(
+        np.r_[edges, np.ones(n_d), np.full(n_p, STAY_WEIGHT)],
+        sparse.vstack([wide, keep, diff(1.0), diff(-1.0), move(1.0), move(-1.0)]).tocsr(),
+        np.r_[b_ub, flat * (1 + COST_TOLERANCE) + 1e-6, np.zeros(2 * n_d), before, -before],
+        "each home's variation and moves",
+        extra=n_x,
+    )
+    out: Array = x[:n_var]
+    return out
+
+
 def _cap_peak(peak: sparse.csr_matrix, n_p: int, level: float) -> tuple[sparse.csr_matrix, Array]:
     """Rows sum_i p[i, t] <= level - f[t] (returned as A and level; the caller adds -f)."""
     a = peak.tolil()
@@ -323,7 +466,9 @@ def _cap_peak(peak: sparse.csr_matrix, n_p: int, level: float) -> tuple[sparse.c
     return a.tocsr(), np.full(n_t, level)
 
 
-def _fill_rows(peak: sparse.csr_matrix, n_p: int, n_t: int, levels: Array) -> sparse.csr_matrix:
+def _fill_rows(
+    peak: sparse.csr_matrix, n_p: int, n_t: int, levels: Array, n_g: int = 0
+) -> sparse.csr_matrix:
     """Rows sum_i p[i, t] - z[t, k] <= L_k - f[t], for every slot t and level k."""
     base = peak[:, :n_p]
     blocks = []
@@ -332,7 +477,9 @@ def _fill_rows(peak: sparse.csr_matrix, n_p: int, n_t: int, levels: Array) -> sp
         z = sparse.csr_matrix(
             (-np.ones(n_t), (np.arange(n_t), np.arange(n_t) * len(levels) + k)), shape=(n_t, n_z)
         )
-        blocks.append(sparse.hstack([base, sparse.csr_matrix((n_t, 1)), z]))
+        blocks.append(
+            sparse.hstack([base, sparse.csr_matrix((n_t, 1)), z, sparse.csr_matrix((n_t, n_g))])
+        )
     stacked = sparse.vstack(blocks).tocsr()
     # Reorder to slot-major (t, k) so the right-hand side is repeat(-f) - tile(levels).
     order = np.arange(n_t * len(levels)).reshape(len(levels), n_t).T.ravel()
@@ -353,6 +500,26 @@ def expected_street_kw(fleet: Fleet, config: Coordination, night: int, metered: 
     # with the mean alone (the same night alone: 0.5-3 points; its day type's mean: none).
     forecast: Array = 0.5 * nights.mean(axis=0) + 0.5 * nights[0]
     return forecast
+
+
+def error_decay(history_kw: Array) -> float:
+    """The per-slot decay of the street's forecast error, fitted to its metered history:
+    the error of each slot against the mean of the same slot over the history's nights,
+    its autocorrelation within the nights at lags 1 to `ACF_LAGS` (4 h), and the rho whose
+    rho^k is nearest it (least squares, rho on a 0.001 grid). So an error seen at one
+    slot is expected again k slots on times rho^k, as the history says it persists."""
+    nights = history_kw[: len(history_kw) // SLOTS_PER_DAY * SLOTS_PER_DAY]
+    error = nights.reshape(-1, SLOTS_PER_DAY)
+    error = error - error.mean(axis=0)
+    lags = np.arange(1, ACF_LAGS + 1)
+    acf = []
+    for k in lags:
+        a, b = error[:, :-k].ravel(), error[:, k:].ravel()
+        scale = float(np.sqrt((a * a).sum() * (b * b).sum()))
+        acf.append(float((a * b).sum()) / scale if scale > 0 else 0.0)
+    rhos = np.arange(0, 1000) / 1000
+    misfit = ((rhos[:, None] ** lags[None, :] - np.array(acf)[None, :]) ** 2).sum(axis=1)
+    return float(rhos[int(np.argmin(misfit))])
 
 
 def _silent_forecast(fleet: Fleet, config: Coordination, night: int, silent_ev: Array) -> Array:
@@ -468,6 +635,8 @@ class Outcome:
     joint_ev: Array  # the shares sent (each 0 or at least its minimum), silent homes included
     planned_ev: Array | None = None  # the homes' plans within their envelopes, before repair
     repaired: int = 0  # sessions planned once more because they fell short
+    plans_made: int = 0  # the homes' plans within envelopes (repairs not counted)
+    decay: float = 0.0  # the forecast error's decay per slot (metered feedback)
 
 
 def estimated_needs(
@@ -528,6 +697,8 @@ def coordinate(
     plans: list[NightPlan] = []
     expected = np.zeros(fleet.n_slots)
     order: list[Session] = []
+    decay = cfg.decay if cfg.decay is not None else error_decay(fleet.history_kw)
+    made = 0
     for night in range(fleet.days):
         first = night * SLOTS_PER_DAY
         window = slice(first, first + SLOTS_PER_DAY)
@@ -535,14 +706,15 @@ def coordinate(
             fleet, cfg, night, silent_ev
         )
         group = sorted(by_night.get(night, []), key=lambda s: s.home)
-        night_run = _Night(fleet, cfg, night, group, assumed, cap, backend, progress)
+        night_run = _Night(fleet, cfg, night, group, assumed, cap, backend, progress, decay)
         plans.append(night_run.run(expected[window], street[window] + silent_ev[:, window].sum(0)))
+        made += night_run.plans_made
         ev[:, window] += night_run.ev
         joint_ev[:, window] += night_run.shares
         order += group
     planned = ev.copy()
     repaired = _repair(fleet, ev, order, plans, expected, cap, backend, progress)
-    return Outcome(ev, plans, joint_ev, planned, repaired)
+    return Outcome(ev, plans, joint_ev, planned, repaired, made, decay)
 
 
 class _Night:
@@ -558,39 +730,60 @@ class _Night:
         cap: float,
         backend: Backend,
         progress: Progress | None,
+        decay: float = 0.0,
     ) -> None:
         self.fleet, self.cfg, self.night, self.group = fleet, cfg, night, group
         self.need = {s: assumed[s] for s in group}
         self.cap, self.backend, self.progress = cap, backend, progress
+        self.decay = decay
         self.first = night * SLOTS_PER_DAY
         self.ev = np.zeros((fleet.n_homes, SLOTS_PER_DAY))  # what the homes draw
         self.shares = np.zeros((fleet.n_homes, SLOTS_PER_DAY))  # what they were sent
+        self.planned: dict[Session, Array] = {}  # each home's current plan, per night slot
+        self.plans_made = 0
 
     def delivered(self, s: Session, at: int) -> float:
         """What session `s` drew before slot `at` (kWh into the battery)."""
         kw = self.ev[s.home, s.arrival - self.first : max(s.arrival, at) - self.first]
         return float(kw.sum()) * HOURS_PER_SLOT * self.fleet.homes[s.home].car.efficiency
 
+    def events(self) -> list[int]:
+        """The slots the model is solved at: noon (announced) or each slot a car plugs in
+        (online); with metered feedback also every slot in which a car is plugged in."""
+        if not self.group:
+            return [self.first]
+        if self.cfg.arrivals == "announced":
+            events = {self.first}
+        else:
+            events = {s.arrival for s in self.group}
+        if self.cfg.feedback == "metered":
+            start = min(events)
+            for s in self.group:
+                events.update(range(max(start, s.arrival), s.departure))
+        return sorted(events)
+
     def run(self, forecast: Array, metered_without: Array) -> NightPlan:
         """`forecast`: the expected load without the responders' EVs; `metered_without`:
         what the meters will read without them (slots before an event are known)."""
-        if self.cfg.arrivals == "announced" or not self.group:
-            events = [self.first]
-        else:
-            events = sorted({s.arrival for s in self.group})
+        events = self.events()
         plan = NightPlan(self.night, float(forecast.max()))
         for k, at in enumerate(events):
             until = events[k + 1] if k + 1 < len(events) else self.first + SLOTS_PER_DAY
             expected = forecast.copy()
             past = at - self.first
             expected[:past] = metered_without[:past] + self.ev[:, :past].sum(axis=0)
+            if self.cfg.feedback == "metered" and past > 0:
+                # The error just metered persists, fading by the decay per slot.
+                error = metered_without[past - 1] - forecast[past - 1]
+                ahead = np.arange(1, SLOTS_PER_DAY - past + 1)
+                expected[past:] += error * self.decay**ahead
             plan = self.event(at, until, expected, last=k + 1 == len(events))
         return plan
 
     def event(self, at: int, until: int, expected: Array, *, last: bool) -> NightPlan:
         plugged = [s for s in self.group if s.arrival <= at < s.departure]
         if self.cfg.arrivals == "announced":
-            plugged = list(self.group)
+            plugged = [s for s in self.group if at < s.departure]
         plan, rest = self._solve(at, plugged, expected)
         asked = self._ask(plan, rest, until, last)
         if self.cfg.needs == "history" and any(_short(self.fleet, r, p) for r, _s, p in asked):
@@ -614,12 +807,27 @@ class _Night:
             # Never more than its charger can still deliver (an estimate made for the
             # whole window may not fit what is left of it).
             reach = home.charger.max_kw * home.car.efficiency * (s.departure - start)
-            left = min(self.need[s] - self.delivered(s, at), reach * HOURS_PER_SLOT * REACH)
+            drawn = self.delivered(s, at)
+            left = min(self.need[s] - drawn, reach * HOURS_PER_SLOT * REACH)
+            if s.need_kwh - drawn <= SHORT_KWH / 10:
+                left = 0.0  # the car is full: its charger says so (it stops drawing)
             if left > SHORT_KWH / 10 and start < s.departure:
                 rest.append((replace(s, arrival=start, need_kwh=left), s))
         trimmed = [r for r, _ in rest]
-        plan = joint_night(self.fleet, self.night, trimmed, expected, self.cap)
-        min_power_shares(self.fleet, self.night, trimmed, plan, expected)
+        previous = None
+        if self.cfg.feedback == "metered":
+            previous = [
+                self.shares[s.home, r.arrival - self.first : s.departure - self.first]
+                for r, s in rest
+            ]
+        model = expected
+        if previous is not None and at > self.first:
+            # The peak to come, not the night's so far: a metered slot above the plan does
+            # not lift the level the rest of the night is filled to (no ratchet).
+            model = expected.copy()
+            model[: at - self.first] = expected[at - self.first :].min()
+        plan = joint_night(self.fleet, self.night, trimmed, model, self.cap, previous)
+        min_power_shares(self.fleet, self.night, trimmed, plan, model)
         for row, (r, s) in enumerate(rest):
             lo = r.arrival - self.first
             self.shares[s.home, lo : s.departure - self.first] = plan.power[row]
@@ -629,13 +837,27 @@ class _Night:
                 self.shares[s.home, lo : s.departure - self.first] = 0.0
         return plan, rest
 
+    def _keeps(self, r: Session, s: Session, share: Array) -> bool:
+        """Metered feedback: whether the home keeps the plan it has (its power now is within
+        `REPLAN_KW` of its new share now, so what it draws now hardly moves; the model is
+        solved again next slot on what it drew)."""
+        mine = self.planned.get(s)
+        if self.cfg.feedback != "metered" or mine is None:
+            return False
+        return abs(float(mine[r.arrival - self.first]) - float(share[0])) <= REPLAN_KW
+
     def _ask(
         self, plan: NightPlan, rest: list[tuple[Session, Session]], until: int, last: bool
     ) -> list[tuple[Session, Session, Array]]:
         """Send the envelopes; the homes that can draw before `until` plan within them and
-        draw until then (all of them at the last event, to their departure)."""
-        asked, requests = [], []
+        draw until then (all of them at the last event, to their departure). With metered
+        feedback a home whose plan still draws about its share now keeps its plan."""
+        asked, requests, kept = [], [], []
+        end = self.first + SLOTS_PER_DAY
         for row, (r, s) in enumerate(rest):
+            if self._keeps(r, s, plan.power[row]):
+                kept.append(s)
+                continue
             soon = plan.power[row][: until - r.arrival]
             if not last and not (soon > MIN_SHARE_KW).any():
                 continue
@@ -643,16 +865,24 @@ class _Night:
             limits = envelope(self.fleet, truth, plan.power[row])
             requests.append(session_request(self.fleet, truth, ev_limits=limits))
             asked.append((truth, s))
-        # Sessions left out draw nothing from here until the next event.
+        # Sessions left out draw nothing from here until the next event; those that keep
+        # their plans draw them.
         for r, s in rest:
-            self.ev[s.home, r.arrival - self.first : until - self.first] = 0.0
+            lo, hi = r.arrival - self.first, (end if last else until) - self.first
+            mine = self.planned.get(s)
+            self.ev[s.home, lo : until - self.first] = 0.0
+            if s in kept and mine is not None:
+                self.ev[s.home, lo:hi] = mine[lo:hi]
         powers = self.backend.map(requests, self.progress) if requests else []
-        end = self.first + SLOTS_PER_DAY
+        self.plans_made += len(requests)
         out = []
         for (r, s), power in zip(asked, powers, strict=True):
-            stop = min(r.arrival + len(power), end if last else until)
+            stop = max(r.arrival, min(r.arrival + len(power), end if last else until))
             lo = r.arrival - self.first
             self.ev[r.home, lo : stop - self.first] = power[: stop - r.arrival]
+            mine = np.zeros(SLOTS_PER_DAY)
+            mine[lo : lo + len(power)] = power[: SLOTS_PER_DAY - lo]
+            self.planned[s] = mine
             out.append((r, s, np.asarray(power, dtype=float)))
         return out
 

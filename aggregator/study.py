@@ -12,6 +12,7 @@ from aggregator.backends import Backend, Progress, open_backend
 from aggregator.coordinator import (
     Arrivals,
     Coordination,
+    Feedback,
     Forecast,
     Needs,
     evflex_coordinated,
@@ -47,6 +48,8 @@ class StudyOptions:
     non_response: float = 0.0
     arrivals: Arrivals = "online"
     needs: Needs = "history"
+    feedback: Feedback = "none"
+    decay: float | None = None  # metered feedback: None, fitted to the history
     progress: bool = True
 
     @property
@@ -58,6 +61,8 @@ class StudyOptions:
             self.arrivals,
             self.needs,
             need_prior_kwh(self.region) if self.region in REGIONS else 11.5,
+            self.feedback,
+            self.decay,
         )
 
 

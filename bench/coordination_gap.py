@@ -2,13 +2,17 @@
 
     .venv/bin/python -m bench.coordination_gap [--region cn] [--homes 200] [--days 7]
                                                [--seed 1] [--workers 2]
+                                               [--settings perfect,history,study,metered,resolved]
+                                               [--plans optimizer|envelope]
 
 For each night, on the street's actual load, the peak (kW) of:
 - `optimum`: the joint optimum (perfect foresight, minimum power relaxed);
 - for each coordinator setting, `perfect` (perfect forecast, every session and need
   known at noon), `history` (the history forecast, the same) and `study` (the
   study's default: history forecast, cars heard of when they plug in, needs
-  estimated from past sessions):
+  estimated from past sessions), `metered` (the study's default solved again every slot
+  on the metered load, the last error carried forward: `--feedback metered`),
+  `resolved` (the same with no error carried forward, decay 0: `--decay 0`):
   - `lp(f)`: the coordinator's shares as sent (the joint model's solution made
     chargeable), before any home plans: the forecast's share of the gap;
   - `plans(f)`: the homes' plans within their envelopes, before the repair pass;
@@ -24,14 +28,59 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 import numpy as np
 
-from aggregator.backends import open_backend
+from aggregator.backends import Backend, Progress, open_backend
 from aggregator.coordinator import Coordination, coordinate, joint_optimum
-from aggregator.population import Fleet, generate
+from aggregator.plan_requests import Request
+from aggregator.population import HOURS_PER_SLOT, Fleet, generate
 from aggregator.sources import SLOTS_PER_DAY, Array
 from aggregator.study import StudyOptions
+
+
+class EnvelopeBackend:
+    """`--plans envelope`: each home's plan is its envelope, from its start, up to its need
+    (no `optimizer.plan()`). The homes' plans reproduce tight envelopes exactly (0.0 kW
+    above the shares at every night's peak), so this measures the coordinator's shares in
+    seconds; where an envelope holds more than the need it draws the earliest of it."""
+
+    workers = 1
+
+    def map(
+        self, requests: Sequence[Request], progress: Progress | None = None
+    ) -> list[list[float]]:
+        return [_envelope_plan(r) for r in requests]
+
+    def tasks(self, task: Callable[[Any], Any], items: Sequence[Any]) -> list[Any]:
+        return [task(item) for item in items]
+
+    def close(self) -> None:
+        pass
+
+
+def _envelope_plan(request: Request) -> list[float]:
+    start = datetime.fromisoformat(request["start"])
+    vehicle = request["vehicle"]
+
+    def slot(when: str) -> int:
+        return int((datetime.fromisoformat(when) - start).total_seconds() // 900)
+
+    power = np.full(slot(vehicle["departure"]), float(request["charger"]["max_power_kw"]))
+    for signal in request["signals"]:
+        if signal["type"] == "ev_limit":
+            power[slot(signal["start"]) : slot(signal["end"])] = signal["limit_kw"]
+    need = (vehicle["target_soc_pct"] - vehicle["soc_pct"]) / 100 * vehicle["battery_kwh"]
+    left = need / vehicle["charge_efficiency"] / HOURS_PER_SLOT  # kW x slots from the grid
+    out = np.zeros_like(power)
+    for t, kw in enumerate(power):
+        out[t] = min(float(kw), max(left, 0.0))
+        left -= out[t]
+    return [float(x) for x in out]
 
 
 def _peaks(street: Array, ev: Array, days: int) -> list[float]:
@@ -46,18 +95,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--settings", default="perfect,history,study,metered")
+    parser.add_argument(
+        "--plans", choices=("optimizer", "envelope"), default="optimizer", help="how homes plan"
+    )
     args = parser.parse_args(argv)
     fleet = generate(args.region, args.homes, args.days, args.seed)
     street = fleet.street_kw
     columns: dict[str, list[float]] = {}
-    with contextlib.closing(open_backend("process", args.workers)) as backend:
+    opened: Backend = (
+        EnvelopeBackend() if args.plans == "envelope" else open_backend("process", args.workers)
+    )
+    with contextlib.closing(opened) as backend:
         columns["optimum"] = _peaks(street, joint_optimum(fleet, backend), fleet.days)
         repaired, raised_rows = {}, []
-        settings = {
+        study = StudyOptions(args.region).coordination
+        every = {
             "perfect": Coordination("perfect"),
             "history": Coordination("history"),
-            "study": StudyOptions(args.region).coordination,
+            "study": study,
+            "metered": replace(study, feedback="metered"),
+            "resolved": replace(study, feedback="metered", decay=0.0),
         }
+        settings = {name: every[name] for name in args.settings.split(",")}
+        plans = {}
         for forecast, config in settings.items():
             outcome = coordinate(fleet, backend, None, config)
             assert outcome.planned_ev is not None
@@ -65,6 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             columns[f"plans({forecast})"] = _peaks(street, outcome.planned_ev, fleet.days)
             columns[f"final({forecast})"] = _peaks(street, outcome.ev, fleet.days)
             repaired[forecast] = outcome.repaired
+            plans[forecast] = outcome.plans_made
             if forecast == "perfect":
                 raised_rows = _attribution(fleet, outcome.joint_ev, outcome.planned_ev)
     print(f"{args.region}, {args.homes} homes, {len(fleet.owners)} EVs, seed {args.seed}: peak kW")
@@ -74,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     best = max(columns["optimum"])
     print("study " + "".join(f"{max(c):>15.1f}" for c in columns.values()))
     print("gap % " + "".join(f"{100 * (max(c) / best - 1):>15.1f}" for c in columns.values()))
-    print(f"sessions repaired: {repaired}; sessions {len(fleet.sessions)}")
-    worst = int(np.argmax(columns["final(study)"]))
-    print(f"the coordinated peak's night: {worst}")
+    print(f"sessions repaired: {repaired}; sessions {len(fleet.sessions)}; plans made {plans}")
+    last = list(settings)[-1]
+    print(f"the coordinated peak's night ({last}): {int(np.argmax(columns[f'final({last})']))}")
     print("perfect forecast, each night's peak slot of the plans: kW above the LP shares")
     print("night  slot  in raised slots  elsewhere  homes raised there")
     for night, (slot, raised, other, homes) in enumerate(raised_rows):

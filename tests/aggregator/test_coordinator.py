@@ -17,6 +17,7 @@ from aggregator.backends import Progress, SerialBackend
 from aggregator.coordinator import (
     Coordination,
     coordinate,
+    error_decay,
     estimated_needs,
     joint_night,
     joint_optimum,
@@ -290,3 +291,90 @@ def test_an_estimate_beyond_what_is_left_of_the_window_is_cut_to_it() -> None:
     config = Coordination(needs="history", need_prior_kwh=40.0, arrivals="online")
     outcome = coordinate(fleet, SERIAL, config=config)
     assert measure(fleet, "c", outcome.ev).not_delivered_kwh == pytest.approx(0.0, abs=0.01)
+
+
+# --- metered feedback within the night ------------------------------------------
+
+
+def test_metered_feedback_options_that_cannot_be_used_are_refused() -> None:
+    with pytest.raises(FleetError, match="feedback must be one of none, metered"):
+        Coordination(feedback="hourly")  # type: ignore[arg-type]
+    with pytest.raises(FleetError, match="decay must be at least 0 and below 1"):
+        Coordination(feedback="metered", decay=1.0)
+
+
+def test_the_errors_decay_is_fitted_to_the_history_alone() -> None:
+    # A street whose nights before the study are all alike has no deviation from the week's
+    # mean: no persistence to fit, rho = 0. A history whose deviation is +1 kW for a whole
+    # night and -1 kW the next (alternating, 7 nights) keeps its sign within every night:
+    # the autocorrelation is 1 at every lag, so rho^k nearest it is the grid's top, 0.999.
+    flat = np.full(7 * 96, 4.0)
+    assert error_decay(flat) == 0.0
+    signs = np.repeat([1.0, -1.0, 1.0, -1.0, 1.0, -1.0, 1.0], 96)
+    assert error_decay(flat + signs) == pytest.approx(0.999)
+    fleet = hand_set_fleet([HandSetCar(need_kwh=NEED)] * 2, base_kw=1.0, days=2)
+    config = Coordination(forecast="history", feedback="metered")
+    later = fleet.street_kw.copy()
+    later[96:] += np.linspace(0, 5, 96)
+    plain = coordinate(fleet, SERIAL, config=config)
+    changed = coordinate(fleet, SERIAL, config=config, actual_street_kw=later)
+    assert plain.decay == changed.decay == 0.0  # the study's nights never enter the fit
+
+
+def test_a_metered_error_moves_the_coming_ev_energy_and_avoids_the_overload() -> None:
+    # Two homes (1 kW each, forecast 2 kW), two 7.4 kW cars plugged in 23:00-00:00 (in the
+    # valley), 3.7 kWh from the grid each: 7.4 kWh in 1 h. Rating 11 kW, no
+    # margin. A 4 kW kettle-and-heater surprise at 22:45 fades by half a slot: the street
+    # draws 2 + 2, 2 + 1, 2 + 0.5, 2 + 0.25 kW from 23:00.
+    # Solved on arrival only (the forecast, 2 kW): 7.4 kW flat, the feeder 11.4 kW at 23:00,
+    # over the rating. With metered feedback (decay 0.5 a slot): at 23:00 the error seen at
+    # 22:45 (4 kW) is expected again as 4 x 0.5^(k + 1) = 2, 1, 0.5, 0.25 kW at 23:00 + k,
+    # so the EVs fill to one level L: (4L - 4 x 2 - 3.75) x 0.25 = 7.4 -> L = 10.3375 kW,
+    # EV power 6.3375, 7.3375, 7.8375, 8.0875 kW; the error then is what the rule said, so
+    # at each later slot the model, solved again, keeps the same shares and no home plans
+    # again. The feeder is flat at 10.3375 kW: the joint optimum with perfect foresight.
+    cars = [HandSetCar(arrival="23:00", departure="00:00", need_kwh=3.7 * 0.9)] * 2
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=11.0)
+    error = np.zeros(fleet.n_slots)
+    error[at("22:45")] = 4.0
+    error[at("23:00") : at("00:00")] = [2.0, 1.0, 0.5, 0.25]
+    actual = fleet.street_kw + error
+    hour = slice(at("23:00"), at("00:00"))
+    arrival_only = Coordination(forecast="perfect", arrivals="online")
+    plain = coordinate(fleet, SERIAL, config=arrival_only, actual_street_kw=actual)
+    assert (actual + plain.ev.sum(axis=0))[hour] == pytest.approx([11.4, 10.4, 9.9, 9.65], abs=2e-3)
+    metered = replace(arrival_only, feedback="metered", decay=0.5)
+    fed = coordinate(fleet, SERIAL, config=metered, actual_street_kw=actual)
+    assert fed.ev.sum(axis=0)[hour] == pytest.approx([6.3375, 7.3375, 7.8375, 8.0875], abs=2e-3)
+    load = actual + fed.ev.sum(axis=0)
+    assert load[hour] == pytest.approx(np.full(4, 10.3375), abs=2e-3)
+    assert load.max() <= fleet.rating_kw
+    assert fed.ev.sum(axis=1) * 0.25 == pytest.approx([3.7, 3.7], abs=1e-3)
+    assert fed.plans_made == 2  # one plan a home: the later solves moved no share
+
+
+# --- the home's own PV in its cost ----------------------------------------------
+
+
+def test_a_home_with_pv_keeps_its_free_afternoon_charge() -> None:
+    # Two homes (1 kW each), two 7.4 kW cars plugged in from 13:00, 14.8 kWh from the grid
+    # each. Home 0 has 4.7 kW of PV 13:00-17:00: a 3.7 kW surplus, 3.7 x 4 h = 14.8 kWh, all
+    # its car needs, at the export price (none in this tariff): its cheapest plan costs 0.
+    # Priced at the grid's tariff alone its share went to the valley, 14.8 x 0.307 =
+    # 4.5436 CNY more than its own plan. With its surplus in its cost it charges 3.7 kW on
+    # its PV 13:00-17:00 (the feeder sees 1 - 4.7 + 3.7 + 1 = 1 kW then), and the other car
+    # fills the valley alone: 14.8 / 8 h = 1.85 kW, the feeder 2 + 1.85 = 3.85 kW.
+    cars = [HandSetCar(arrival="13:00", need_kwh=NEED)] * 2
+    plain = hand_set_fleet(cars, base_kw=1.0, rating_kw=20.0)
+    pv = np.zeros_like(plain.pv_kw)
+    afternoon = slice(at("13:00"), at("17:00"))
+    pv[0, afternoon] = 4.7
+    fleet = replace(plain, pv_kw=pv)
+    outcome = coordinate(fleet, SERIAL)
+    assert outcome.ev[0, afternoon] == pytest.approx(np.full(16, 3.7), abs=2e-3)
+    assert outcome.ev[1, VALLEY] == pytest.approx(np.full(32, 1.85), abs=2e-3)
+    assert feeder_kw(fleet, outcome.ev)[VALLEY] == pytest.approx(np.full(32, 3.85), abs=2e-3)
+    m = measure(fleet, "c", outcome.ev, evflex_local(fleet, SERIAL, None))
+    assert m.coordination_cost_max == pytest.approx(0.0, abs=1e-3)
+    joint = joint_optimum(fleet, SERIAL)
+    assert joint[0, afternoon] == pytest.approx(np.full(16, 3.7), abs=1e-3)
