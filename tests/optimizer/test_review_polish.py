@@ -436,3 +436,16 @@ def test_a_departure_that_passes_with_the_car_still_plugged_in_clears_the_anchor
     )
     assert session.spread_anchor is None
     assert session.pin_spread_anchor(datetime(2026, 1, 14, 0, tzinfo=UTC))
+
+
+def test_the_same_departure_set_again_keeps_the_anchor_and_a_bad_stored_one_reads_none() -> None:
+    session, reading, cls = _session()
+    session.observe(_reading(reading, datetime(2026, 1, 12, 17, tzinfo=UTC)))
+    pinned = datetime(2026, 1, 13, 0, tzinfo=UTC)
+    assert session.pin_spread_anchor(pinned)
+    session.update_settings(datetime(2026, 1, 12, 18, tzinfo=UTC), departure="07:30")
+    assert session.spread_anchor == pinned  # the same window: nothing to place afresh
+    raw = json.loads(json.dumps(session.to_dict()))
+    for bad in ("garbage", 7, ["2026-01-13T00:00:00+00:00"]):
+        raw["spread_anchor"] = bad
+        assert cls.from_dict(session.config, raw).spread_anchor is None, bad
