@@ -373,7 +373,7 @@ class RawHighs:
                     row(cols_t, (1.0, -1.0, -gentle), -inf, surplus[t] - gentle)
                 else:
                     row((col_p + t, col_peak), (1.0, -1.0), -inf, surplus[t])
-            cover = paid_cover(p, free_slots, set(position))
+            cover = paid_cover(p, can, free_slots, set(position))
             if cover is not None:  # at most k paid slots, their power at most k x peak
                 paid, k = cover
                 row([col_on + position[t] for t in paid], [1.0] * len(paid), -inf, float(k))

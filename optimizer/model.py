@@ -275,16 +275,19 @@ def spread_anchor(p: Problem) -> float:
 
 
 def paid_cover(
-    p: Problem, free_slots: list[int], switched: set[int]
+    p: Problem, can: list[int], free_slots: list[int], switched: set[int]
 ) -> tuple[list[int], int] | None:
     """Grid-friendly: the paid slots (grid-only, a price above 0, before the deadline,
     under the peak) and k, the most of them a plan charges in: the needed kWh fill at
     most k slots at the charger's minimum. None where that rule could cost the owner.
 
-    More than k paid slots store more than the target from the grid. Where the paid
+    More than k paid slots store more than the target from the grid. Where every slot
+    the car can charge in before the deadline, forced ones aside, is paid, the paid
     slots are alike (one maximum power, no other limit below it) and k of them can take
     the need, dropping the dearest of those slots and moving its kWh into the others
-    meets the target at no more cost; so the rule costs nothing. It keeps a plan from
+    meets the target at no more cost; so the rule costs nothing. (With a slot of PV or
+    of a price at or below 0 beside them, the kWh dropped could go there at another
+    price: no rule then.) It keeps a plan from
     buying energy beyond the target to lower its peak, and it is what lets HiGHS bound
     the peak: with at most k slots, sum(p) <= k x peak, which the slot-by-slot rows
     cannot say (their relaxation spreads a fraction of a slot's power thinly, and the
@@ -301,6 +304,10 @@ def paid_cover(
     ]
     if not paid:
         return None
+    others = [t for t in can if t < p.deadline and p.floor[t] <= EPS]
+    if len(others) != len(paid):
+        return None  # a slot with PV, a price of 0 or below, or a limit: it could take
+        # the kWh dropped from a paid slot at another price, so the rule could cost
     most = p.ev_max[paid[0]]
     if any(abs(p.ev_max[t] - most) > EPS or p.headroom(t) < most - EPS for t in paid):
         return None
@@ -609,7 +616,7 @@ def _preference(
         return lin([1.0, -1.0], [P[t], m.peak]) <= surplus[t]
 
     m.under_peak = pyo.Constraint(pyo.SetOf(free_slots), rule=under_peak)
-    cover = paid_cover(p, free_slots, set(on))
+    cover = paid_cover(p, can, free_slots, set(on))
     if cover is not None:  # at most k paid slots, so their power is at most k x peak
         paid, k = cover
         m.paid_slots = pyo.Constraint(expr=lin([1.0] * len(paid), [on[t] for t in paid]) <= k)

@@ -129,6 +129,8 @@ def _anchor(p: Problem, outcome: Outcome) -> str | None:
         return None
     from .model import spread_anchor  # no Pyomo at import: pure functions of the problem
 
+    if req.preferences.spread_anchor is not None:
+        return req.preferences.spread_anchor.isoformat()  # pinned: echoed as given
     return (p.starts[0] + spread_anchor(p) * req.slot).isoformat()
 
 
