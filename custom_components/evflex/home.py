@@ -507,7 +507,7 @@ class Home:
         site.publish(self.hass, self.entry.entry_id, response)
         summary = response.get("summary", {})
         anchor = parse_instant(summary.get("spread_anchor"))
-        if anchor is not None and self.session.pin_spread_anchor(anchor):
+        if anchor is not None and self.planner.current and self.session.pin_spread_anchor(anchor):
             self._save(now, significant=True)
         entry_id = self.entry.entry_id
         if outcome is not None:

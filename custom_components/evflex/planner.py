@@ -144,6 +144,7 @@ class Planner:
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
         self.generation = 0
+        self.current = False  # the installed plan was made from the latest inputs
         self.outcome: PlanOutcome | None = None
         self.request: dict[str, Any] | None = None
         self.note: str | None = None
@@ -204,6 +205,7 @@ class Planner:
                 self.request = built.request if built else None
                 self.note = built.note if built else None
                 self.planned_at = now
+                self.current = generation == self.generation  # else replanned at once
                 await self._on_plan()
                 if generation == self.generation:
                     return

@@ -829,3 +829,32 @@ def test_the_spread_anchor_ends_with_its_session() -> None:
     session.observe(reading(local(BERLIN, 2026, 1, 13, 18)))
     assert session.spread_anchor is None
     assert restored(session).spread_anchor is None
+
+
+async def test_a_plan_from_inputs_that_changed_in_flight_is_not_current() -> None:
+    """The first plan is installed even when its inputs changed while it was solved (no
+    plan at all is worse); `current` says so, and the integration pins no anchor from
+    it. The replan that follows is current."""
+    import asyncio
+
+    from custom_components.evflex.planner import Built, Planner
+    from custom_components.evflex.planning import PlanOutcome
+
+    seen: list[tuple[int, bool]] = []
+    planner: Planner
+
+    async def build(now: datetime) -> Built:
+        return Built({"n": planner.generation}, None)
+
+    async def plan(request: dict[str, Any]) -> PlanOutcome:
+        if request["n"] == 1:
+            planner.request_replan("the departure changed mid-solve")
+        return PlanOutcome({"n": request["n"]}, "local")
+
+    async def on_plan() -> None:
+        assert planner.outcome is not None
+        seen.append((planner.outcome.response["n"], planner.current))
+
+    planner = Planner(build, plan, on_plan, asyncio.ensure_future, lambda: utc(2026, 1, 12))
+    await planner.async_replan("start")
+    assert seen == [(1, False), (2, True)]
