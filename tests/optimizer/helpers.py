@@ -73,3 +73,71 @@ def run(hhmm: str, count: int, kw: float, step: int = 15) -> list[tuple[str, flo
     """`count` consecutive slots at `kw` from `hhmm`."""
     first = datetime.strptime(hhmm, "%H:%M")
     return [((first + timedelta(minutes=step * i)).strftime("%H:%M"), kw) for i in range(count)]
+
+
+def hourly(values: list[float], start: datetime) -> list[dict[str, Any]]:
+    """A plan-v1 interval series of one value per hour from `start`."""
+    return [
+        {
+            "start": (start + timedelta(hours=i)).isoformat(),
+            "end": (start + timedelta(hours=i + 1)).isoformat(),
+            "value": v,
+        }
+        for i, v in enumerate(values)
+    ]
+
+
+def draw_signals(
+    draw: Any, start: datetime, hours: int, most: int, prices: Any, limits: Any
+) -> list[dict[str, Any]]:
+    """Up to `most` random dispatch signals on whole hours of the horizon (hypothesis):
+    import or EV limits drawn from `limits`, price signals with values from `prices`."""
+    from hypothesis import strategies as st
+
+    signals = []
+    for i in range(draw(st.integers(0, most))):
+        a = draw(st.integers(0, hours - 1))
+        b = draw(st.integers(a + 1, hours))
+        kind = draw(st.sampled_from(["import_limit", "ev_limit", "price"]))
+        sig: dict[str, Any] = {
+            "id": f"s{i}",
+            "type": kind,
+            "start": (start + timedelta(hours=a)).isoformat(),
+            "end": (start + timedelta(hours=b)).isoformat(),
+        }
+        if kind == "price":
+            values = draw(st.lists(prices, min_size=b - a, max_size=b - a))
+            sig["series"] = hourly(values, start + timedelta(hours=a))
+        else:
+            sig["limit_kw"] = draw(limits)
+        signals.append(sig)
+    return signals
+
+
+def neighbour_solve(threads: int = 0) -> dict[str, Any]:
+    """Another library's HiGHS in this process: default options (or `threads`), the
+    MIP min x + 2y, x + y >= 1, x, y in {0, 1} (x = 1, objective 1)."""
+    import highspy
+    import numpy as np
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    if threads:
+        h.setOptionValue("threads", threads)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = 2, 1
+    lp.col_cost_ = np.array([1.0, 2.0])
+    lp.col_lower_, lp.col_upper_ = np.array([0.0, 0.0]), np.array([1.0, 1.0])
+    lp.row_lower_, lp.row_upper_ = np.array([1.0]), np.array([highspy.kHighsInf])
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = np.array([0, 1, 2], dtype=np.int32)
+    lp.a_matrix_.index_ = np.array([0, 0], dtype=np.int32)
+    lp.a_matrix_.value_ = np.array([1.0, 1.0])
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * 2
+    h.passModel(lp)
+    status = h.run()
+    return {
+        "run": str(status),
+        "model": h.modelStatusToString(h.getModelStatus()),
+        "objective": h.getInfo().objective_function_value,
+    }

@@ -23,34 +23,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = r"""
 import json, sys
-import highspy
-import numpy as np
 from optimizer import plan
-from tests.optimizer.helpers import request
-
-def neighbour():
-    # A separate HiGHS with default options: min x + y, x + y >= 1, x, y in {0, 1}.
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = 2, 1
-    lp.col_cost_ = np.array([1.0, 2.0])
-    lp.col_lower_ = np.array([0.0, 0.0])
-    lp.col_upper_ = np.array([1.0, 1.0])
-    lp.row_lower_ = np.array([1.0])
-    lp.row_upper_ = np.array([highspy.kHighsInf])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.array([0, 1, 2], dtype=np.int32)
-    lp.a_matrix_.index_ = np.array([0, 0], dtype=np.int32)
-    lp.a_matrix_.value_ = np.array([1.0, 1.0])
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * 2
-    h.passModel(lp)
-    status = h.run()
-    return {
-        "run": str(status),
-        "model": h.modelStatusToString(h.getModelStatus()),
-        "objective": h.getInfo().objective_function_value,
-    }
+from tests.optimizer.helpers import neighbour_solve, request
 
 def ours():
     s = plan(request())["summary"]
@@ -60,7 +34,7 @@ order = sys.argv[1]
 out = {"plans": [], "neighbour": []}
 for step in order:
     if step == "n":
-        out["neighbour"].append(neighbour())
+        out["neighbour"].append(neighbour_solve())
     else:
         out["plans"].append(ours())
 print(json.dumps(out))

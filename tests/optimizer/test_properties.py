@@ -14,20 +14,9 @@ from optimizer.model import tie_break_budget
 from optimizer.problem import build
 from optimizer.request import parse
 from optimizer.response import cost
-from tests.optimizer.helpers import DAY
+from tests.optimizer.helpers import DAY, draw_signals, hourly
 
 TOL = 2e-3  # kW / kWh: responses are rounded to 4 decimals
-
-
-def _hourly(values: list[float], start: datetime) -> list[dict[str, Any]]:
-    return [
-        {
-            "start": (start + timedelta(hours=i)).isoformat(),
-            "end": (start + timedelta(hours=i + 1)).isoformat(),
-            "value": v,
-        }
-        for i, v in enumerate(values)
-    ]
 
 
 @st.composite
@@ -55,11 +44,11 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
         },
         "charger": {"min_power_kw": min_kw, "max_power_kw": max_kw},
         "prices": {
-            "import": _hourly(draw(st.lists(price, min_size=hours, max_size=hours)), start),
-            "export": _hourly(draw(st.lists(price, min_size=hours, max_size=hours)), start),
+            "import": hourly(draw(st.lists(price, min_size=hours, max_size=hours)), start),
+            "export": hourly(draw(st.lists(price, min_size=hours, max_size=hours)), start),
         },
-        "pv_kw": _hourly(draw(st.lists(power, min_size=hours, max_size=hours)), start),
-        "base_load_kw": _hourly(
+        "pv_kw": hourly(draw(st.lists(power, min_size=hours, max_size=hours)), start),
+        "base_load_kw": hourly(
             draw(st.lists(power.map(lambda x: x / 2), min_size=hours, max_size=hours)), start
         ),
         "mode": draw(st.sampled_from(["smart", "smart", "solar_only"])),
@@ -78,24 +67,7 @@ def requests(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         site["export_limit_kw"] = draw(st.sampled_from([0.0, 2.0, 5.0]))
     req["site"] = site
-    signals = []
-    for i in range(draw(st.integers(0, 3))):
-        a = draw(st.integers(0, hours - 1))
-        b = draw(st.integers(a + 1, hours))
-        kind = draw(st.sampled_from(["import_limit", "ev_limit", "price"]))
-        sig: dict[str, Any] = {
-            "id": f"s{i}",
-            "type": kind,
-            "start": (start + timedelta(hours=a)).isoformat(),
-            "end": (start + timedelta(hours=b)).isoformat(),
-        }
-        if kind == "price":
-            sig["series"] = _hourly(
-                draw(st.lists(price, min_size=b - a, max_size=b - a)), start + timedelta(hours=a)
-            )
-        else:
-            sig["limit_kw"] = draw(st.sampled_from([0.0, 2.0, 5.0]))
-        signals.append(sig)
+    signals = draw_signals(draw, start, hours, 3, price, st.sampled_from([0.0, 2.0, 5.0]))
     req["signals"] = signals
     return req
 

@@ -433,36 +433,14 @@ def test_a_pinned_anchor_must_be_an_instant_with_an_offset() -> None:
 
 NEIGHBOUR = r"""
 import json, sys
-import highspy
-import numpy as np
 from optimizer import plan
-from tests.optimizer.helpers import request
-
-def neighbour(threads):
-    # min x + 2y, x + y >= 1, x, y in {0, 1}: x = 1, objective 1.
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    if threads:
-        h.setOptionValue("threads", threads)
-    lp = highspy.HighsLp()
-    lp.num_col_, lp.num_row_ = 2, 1
-    lp.col_cost_ = np.array([1.0, 2.0])
-    lp.col_lower_, lp.col_upper_ = np.array([0.0, 0.0]), np.array([1.0, 1.0])
-    lp.row_lower_, lp.row_upper_ = np.array([1.0]), np.array([highspy.kHighsInf])
-    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.array([0, 1, 2], dtype=np.int32)
-    lp.a_matrix_.index_ = np.array([0, 0], dtype=np.int32)
-    lp.a_matrix_.value_ = np.array([1.0, 1.0])
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * 2
-    h.passModel(lp)
-    h.run()
-    return h.modelStatusToString(h.getModelStatus())
+from tests.optimizer.helpers import neighbour_solve, request
 
 order, threads = sys.argv[1], int(sys.argv[2])
 out = []
 for step in order:
     if step == "n":
-        out.append(neighbour(threads))
+        out.append(neighbour_solve(threads)["model"])
     else:
         out.append(plan(request())["summary"]["solver"])
 print(json.dumps(out))

@@ -24,7 +24,7 @@ from optimizer.polish import place_at_anchor
 from optimizer.problem import EPS, Problem, build
 from optimizer.request import parse
 from optimizer.response import Outcome, build_response
-from tests.optimizer.helpers import DAY, at, iv, request
+from tests.optimizer.helpers import DAY, at, draw_signals, hourly, iv, request
 
 SETTINGS = settings(
     max_examples=40,
@@ -32,17 +32,6 @@ SETTINGS = settings(
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
-
-
-def _hourly(values: list[float], start: Any, minutes: int = 60) -> list[dict[str, Any]]:
-    return [
-        {
-            "start": (start + timedelta(minutes=minutes * i)).isoformat(),
-            "end": (start + timedelta(minutes=minutes * (i + 1))).isoformat(),
-            "value": v,
-        }
-        for i, v in enumerate(values)
-    ]
 
 
 @st.composite
@@ -73,7 +62,7 @@ def grid_requests(draw: st.DrawFn) -> dict[str, Any]:
             "charge_efficiency": draw(st.sampled_from([0.9, 1.0])),
         },
         "charger": {"min_power_kw": min_kw, "max_power_kw": max_kw},
-        "prices": {"import": _hourly([*prices, prices[-1]], start)},
+        "prices": {"import": hourly([*prices, prices[-1]], start)},
         "mode": "smart",
         "preferences": {"profile": "grid_friendly", "spread_key": draw(st.sampled_from("abc"))},
     }
@@ -81,28 +70,13 @@ def grid_requests(draw: st.DrawFn) -> dict[str, Any]:
         req["preferences"]["cost_tolerance_pct"] = draw(st.sampled_from([1.0, 10.0]))
     if draw(st.booleans()):
         pv = draw(st.lists(st.sampled_from([0.0, 0.0, 1.5, 5.0]), min_size=hours, max_size=hours))
-        req["pv_kw"] = _hourly([*pv, 0.0], start)
+        req["pv_kw"] = hourly([*pv, 0.0], start)
     if draw(st.booleans()):
         base = draw(st.lists(st.sampled_from([0.3, 0.3, 1.0]), min_size=hours, max_size=hours))
-        req["base_load_kw"] = _hourly([*base, 0.3], start)
+        req["base_load_kw"] = hourly([*base, 0.3], start)
     if draw(st.booleans()):
         req["site"] = {"import_limit_kw": draw(st.sampled_from([6.0, 10.0, 16.0]))}
-    signals = []
-    for i in range(draw(st.integers(0, 2))):
-        a = draw(st.integers(0, hours - 1))
-        b = draw(st.integers(a + 1, hours))
-        kind = draw(st.sampled_from(["import_limit", "ev_limit", "price"]))
-        sig: dict[str, Any] = {
-            "id": f"s{i}",
-            "type": kind,
-            "start": (start + timedelta(hours=a)).isoformat(),
-            "end": (start + timedelta(hours=b)).isoformat(),
-        }
-        if kind == "price":
-            sig["series"] = _hourly([0.2] * (b - a), start + timedelta(hours=a))
-        else:
-            sig["limit_kw"] = draw(st.sampled_from([5.0, 8.0]))
-        signals.append(sig)
+    signals = draw_signals(draw, start, hours, 2, st.just(0.2), st.sampled_from([5.0, 8.0]))
     req["signals"] = signals
     return req
 
