@@ -141,3 +141,25 @@ def neighbour_solve(threads: int = 0) -> dict[str, Any]:
         "model": h.modelStatusToString(h.getModelStatus()),
         "objective": h.getInfo().objective_function_value,
     }
+
+
+def in_fresh_process(script: str, *args: str) -> Any:
+    """Run `script` in a new interpreter from the repository (HiGHS's scheduler is
+    process-wide: only a fresh process shows who starts it); its last stdout line as JSON."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return json.loads(done.stdout.strip().splitlines()[-1])

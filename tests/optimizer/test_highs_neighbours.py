@@ -7,17 +7,13 @@ whoever solves first in a process starts HiGHS's scheduler.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from optimizer import plan
-from tests.optimizer.helpers import request
+from tests.optimizer.helpers import in_fresh_process, request
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,17 +38,7 @@ print(json.dumps(out))
 
 
 def _run(order: str) -> dict[str, list[dict[str, object]]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", SCRIPT, order],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: dict[str, list[dict[str, object]]] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: dict[str, list[dict[str, object]]] = in_fresh_process(SCRIPT, order)
     return result
 
 

@@ -14,10 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import re
-import subprocess
-import sys
 import threading
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -31,7 +28,7 @@ from optimizer import PlanError, plan
 from optimizer.model import tie_break_budget
 from optimizer.problem import build
 from optimizer.request import parse
-from tests.optimizer.helpers import DAY, EARLY, at, charging, iv, request
+from tests.optimizer.helpers import DAY, EARLY, at, charging, in_fresh_process, iv, request
 from tests.optimizer.test_properties import requests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -448,17 +445,7 @@ print(json.dumps(out))
 
 
 def _in_fresh_process(order: str, threads: int) -> list[str]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run(
-        [sys.executable, "-c", NEIGHBOUR, order, str(threads)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    result: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
+    result: list[str] = in_fresh_process(NEIGHBOUR, order, str(threads))
     return result
 
 
