@@ -112,7 +112,7 @@ class Accounts:
 
     def roll_over(self, at: datetime) -> bool:
         """Start a new month's counters if `at` is in a later local month. True if so."""
-        start = _month_start(as_utc(at, "at"), self.timezone)
+        start = month_start(as_utc(at, "at"), self.timezone)
         if self.month_start is None:
             self.month_start = start
             return False
@@ -300,7 +300,9 @@ def _finite(value: object) -> bool:
     return finite_float(value) is not None
 
 
-def _month_start(at: datetime, zone: tzinfo) -> datetime:
+def month_start(at: datetime, zone: tzinfo) -> datetime:
+    """The first instant of `at`'s month in `zone` (UTC; DST-safe: midnight in a gap
+    moves to the first valid instant)."""
     day = at.astimezone(zone).date().replace(day=1)
     return wall_clock_instant(day, 0, 0, zone)
 

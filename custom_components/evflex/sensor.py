@@ -24,10 +24,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddEntitiesCallback
 from homeassistant.util import dt as dt_util
 
+from .accounts import month_start
 from .const import CONF_PV_POWER, CONF_TARIFF_KIND, TARIFF_SENSOR
 from .controller import slot_at
 from .coordinator import EvflexConfigEntry, EvflexCoordinator, EvflexData
-from .dispatch.reward import month_start
 from .entity import EvflexEntity
 from .status import REASONS
 

@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from custom_components.evflex.accounts import month_start
 from custom_components.evflex.dispatch.reward import (
     TERMS_SCHEMA,
     Earnings,
     Terms,
-    month_start,
     validate_terms,
 )
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 import voluptuous as vol
@@ -106,13 +106,6 @@ class Terms:
         kw = max(0.0, _finite(report.get("delivered_kw")))
         kwh = max(0.0, _finite(report.get("delivered_kwh")))
         return self.per_kw * kw + self.per_kwh * kwh
-
-
-def month_start(at: datetime, zone: tzinfo) -> datetime:
-    """The first instant of `at`'s month in `zone` (aware, in `zone`)."""
-    local = at.astimezone(zone)
-    first = date(local.year, local.month, 1)
-    return datetime(first.year, first.month, first.day, tzinfo=zone)
 
 
 def _key(at: datetime, zone: tzinfo) -> str:
