@@ -49,11 +49,15 @@ def _power(problem: Problem) -> Outcome:
     except (SolverError, ImportError, RuntimeError, ValueError) as err:
         _LOGGER.warning("Solver failed (%s); planning with the fallback heuristic", err)
         return Outcome(fallback_power(problem), "fallback", "fallback", str(err))
-    power = solution.power
-    if mode == "smart" and problem.request.preferences.grid_friendly:
-        from .model import ready_slot, spread_anchor
-        from .polish import place_at_anchor
+    optimality = "optimal" if solution.optimal else "feasible"
+    req = problem.request
+    if mode != "smart" or not req.preferences.grid_friendly:
+        return Outcome(solution.power, "highs", optimality)
+    from .model import ready_slot, spread_anchor
+    from .polish import place_at_anchor
 
-        ready = ready_slot(problem) or problem.deadline
-        power = place_at_anchor(problem, power, spread_anchor(problem), ready)
-    return Outcome(power, "highs", "optimal" if solution.optimal else "feasible")
+    anchor, ready = spread_anchor(problem), ready_slot(problem) or problem.deadline
+    power = place_at_anchor(problem, solution.power, anchor, ready)
+    pinned = req.preferences.spread_anchor  # echoed as given, even beyond the horizon
+    at = pinned if pinned is not None else problem.starts[0] + anchor * req.slot
+    return Outcome(power, "highs", optimality, anchor=at.isoformat())

@@ -40,12 +40,14 @@ class Outcome:
     """What planned the power: `solver` highs | fallback | none; `optimality` optimal
     (proven within the MIP gaps, or the only plan the mode allows) | feasible (the
     solver stopped at its time limit with a plan) | fallback; `error`: why the solver
-    gave no plan (None when it did)."""
+    gave no plan (None when it did); `anchor`: the instant a grid-friendly plan's
+    charging was centred on (None when no model placed it)."""
 
     power: list[float]
     solver: str
     optimality: str
     error: str | None = None
+    anchor: str | None = None
 
 
 def cost(p: Problem, power: list[float]) -> float:
@@ -115,23 +117,10 @@ def build_response(p: Problem, outcome: Outcome, solve_ms: float) -> dict[str, A
             "solver": outcome.solver,
             "optimality": outcome.optimality,
             "solver_error": outcome.error,
-            "spread_anchor": _anchor(p, outcome),
+            "spread_anchor": outcome.anchor,
             "solve_ms": round(solve_ms, 2),
         },
     }
-
-
-def _anchor(p: Problem, outcome: Outcome) -> str | None:
-    """The instant the grid-friendly plan's charging was centred on (None when no model
-    placed it: another profile or mode, the fallback)."""
-    req = p.request
-    if not req.preferences.grid_friendly or req.mode != "smart" or outcome.solver != "highs":
-        return None
-    from .model import spread_anchor  # no Pyomo at import: pure functions of the problem
-
-    if req.preferences.spread_anchor is not None:
-        return req.preferences.spread_anchor.isoformat()  # pinned: echoed as given
-    return (p.starts[0] + spread_anchor(p) * req.slot).isoformat()
 
 
 def binding(p: Problem, power: list[float], short: bool) -> list[str]:

@@ -429,7 +429,7 @@ class Home:
             "profile": self.config.get(CONF_PREFERENCE, PREFERENCES[0]),
             "spread_key": self.entry.entry_id,  # homes of a street pick different slots
         }
-        anchor = self.session.spread_anchor if self.session.plugged else None
+        anchor = self.session.spread_anchor  # None outside a session
         if anchor is not None:
             preferences["spread_anchor"] = anchor.isoformat()
         return preferences
