@@ -304,10 +304,11 @@ def paid_cover(
     ]
     if not paid:
         return None
-    others = [t for t in can if t < p.deadline and p.floor[t] <= EPS]
-    if len(others) != len(paid):
-        return None  # a slot with PV, a price of 0 or below, or a limit: it could take
-        # the kWh dropped from a paid slot at another price, so the rule could cost
+    # Any other slot the car may charge in (PV, a price of 0 or below, under the peak's
+    # gentle power) could take the kWh dropped from a paid slot at another price.
+    chargeable = [t for t in can if t < p.deadline and p.floor[t] <= EPS]
+    if len(chargeable) != len(paid):
+        return None
     most = p.ev_max[paid[0]]
     if any(abs(p.ev_max[t] - most) > EPS or p.headroom(t) < most - EPS for t in paid):
         return None
