@@ -67,13 +67,26 @@ def add_fleet(sub: Any) -> None:
         "--feedback",
         choices=FEEDBACKS,
         default="none",
-        help="metered: also solved every slot on the metered load (the last error carried on)",
+        help="metered: also solved every slot on the metered load (the last error carried on);"
+        " live: the slot itself read at its start",
+    )
+    p.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        help="live feedback: minutes into a slot before the homes draw its new envelopes",
     )
     p.add_argument(
         "--decay",
-        type=float,
-        default=None,
-        help="metered feedback: the error's decay per slot (default: fitted to the history)",
+        type=_decay,
+        default=0.0,
+        help="feedback: the read error's decay per slot into the slots after it (default 0;"
+        " 'fit': fitted to the history)",
+    )
+    p.add_argument(
+        "--no-expected-arrivals",
+        action="store_true",
+        help="online arrivals: keep no room for the cars still expected tonight",
     )
     p.add_argument("--hosting", action="store_true", help="also find each hosting capacity")
     p.add_argument(
@@ -93,6 +106,10 @@ def add_fleet(sub: Any) -> None:
         default=None,
         help="also write the instance and every strategy's power (docs/fleet-export.md)",
     )
+
+
+def _decay(text: str) -> float | None:
+    return None if text == "fit" else float(text)
 
 
 def fleet(args: argparse.Namespace) -> int:
@@ -122,6 +139,8 @@ def fleet(args: argparse.Namespace) -> int:
                 needs=args.needs,
                 feedback=args.feedback,
                 decay=args.decay,
+                latency_min=args.latency,
+                expect_arrivals=not args.no_expected_arrivals,
             )
             study = run_study(options)
         except FleetError as err:

@@ -87,7 +87,14 @@ from scipy.optimize import linprog  # type: ignore[import-untyped]
 
 from aggregator.backends import Backend, Progress
 from aggregator.plan_requests import session_request
-from aggregator.population import HOURS_PER_SLOT, WEEK_SLOTS, Fleet, FleetError, Session
+from aggregator.population import (
+    HOURS_PER_SLOT,
+    WEEK_SLOTS,
+    ArrivalPrior,
+    Fleet,
+    FleetError,
+    Session,
+)
 from aggregator.regions import ChargerType
 from aggregator.sources import SLOTS_PER_DAY, Array
 
@@ -109,13 +116,15 @@ ARRIVALS: tuple[Arrivals, ...] = ("announced", "online")
 Needs = Literal["reported", "history"]
 NEEDS: tuple[Needs, ...] = ("reported", "history")
 # none: solved again only when a car plugs in; metered: also at every slot a car is plugged
-# in, on the street's metered load so far with the forecast corrected by the last error seen.
-Feedback = Literal["none", "metered"]
-FEEDBACKS: tuple[Feedback, ...] = ("none", "metered")
+# in, on the street's metered load so far with the forecast corrected by the last error seen;
+# live: as metered, with the slot itself read at its start (a monitor at the transformer).
+Feedback = Literal["none", "metered", "live"]
+FEEDBACKS: tuple[Feedback, ...] = ("none", "metered", "live")
 REPLAN_KW = 0.05  # a home whose share now is within this of its plan's power keeps its plan
 FINE_STEP_KW = 0.5  # metered feedback: the valley-filling levels' step just below P*
 STAY_WEIGHT = 4.0  # a kW moved from the share sent before weighs 4 kW of variation
 ACF_LAGS = 16  # slots (4 h) of the history's error autocorrelation the decay is fitted to
+SLOT_MINUTES = 15
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +141,20 @@ class Coordination:
     # metered feedback: the error seen at slot t - 1 is expected again at t + k times
     # decay^(k + 1); None: fitted to the metered history (`error_decay`).
     decay: float | None = None
+    # live feedback: minutes into a slot before the homes draw its new envelopes (the
+    # monitor's reading, the aggregator's solve, the webhook and the charger's ramp).
+    latency_min: float = 0.0
+    # online arrivals: the region's arrivals as the aggregator knows them before a car plugs
+    # in; with it the model also holds the cars still expected tonight (`_expected`).
+    arrival_prior: ArrivalPrior | None = None
 
     def __post_init__(self) -> None:
         if self.feedback not in FEEDBACKS:
             raise FleetError(f"feedback must be one of {', '.join(FEEDBACKS)}")
         if self.decay is not None and not 0.0 <= self.decay < 1.0:
             raise FleetError("decay must be at least 0 and below 1 (per slot)")
+        if not 0.0 <= self.latency_min < SLOT_MINUTES:
+            raise FleetError(f"latency must be at least 0 and below {SLOT_MINUTES} minutes")
         if self.forecast not in FORECASTS:
             raise FleetError(f"forecast must be one of {', '.join(FORECASTS)}")
         if self.arrivals not in ARRIVALS:
@@ -541,8 +558,9 @@ def min_power_shares(
 
     The joint model relaxes the minimum power; a share between 0 and the minimum would
     need its envelope raised to the minimum in every such slot, room that the homes'
-    planners all take in the same (earliest) slots. Instead, session by session, the
-    energy of its sub-minimum slots is moved into n = floor(energy / minimum) slots of
+    planners all take in the same (earliest) slots. First such shares are exchanged with
+    other homes' (`_swap_low`: every slot's total kept). What is left, session by
+    session: the energy of its sub-minimum slots is moved into n = floor(energy / minimum) slots of
     its window, each at energy / n, chosen where the expected feeder load is lowest
     among the slots as cheap as the cheapest it leaves (so no home pays more). A
     share whose energy is below one minimum slot is left as it is."""
@@ -555,9 +573,68 @@ def min_power_shares(
         np.zeros(SLOTS_PER_DAY),
     )
     price = fleet.import_price[first : first + SLOTS_PER_DAY]
+    _swap_low(fleet, night, sessions, plan, price)
     for row, s in enumerate(sessions):
         lo, hi = s.arrival - first, s.departure - first
         _chargeable(plan.power, row, fleet.homes[s.home].charger, load[lo:hi], price[lo:hi])
+
+
+def _swap_low(
+    fleet: Fleet, night: int, sessions: Sequence[Session], plan: NightPlan, price: Array
+) -> None:
+    """Exchanges that keep every slot's total: a share a below its charger's minimum in
+    slot t goes to another home charging in t (which has room for it), and that home gives
+    a back in a slot t' as cheap as t where the first home can take it (where it charges
+    most already: fewer starts). Each home's energy,
+    cost and every slot's total stay the same; only the split between homes moves. The
+    model is degenerate in that split (its costs rise alike in every home), so it leaves
+    a correction to one home, often below its minimum; moved to other slots instead, that
+    energy lifts them above the level."""
+    first = night * SLOTS_PER_DAY
+    n = len(sessions)
+    if n < 2:
+        return
+    p = np.zeros((n, SLOTS_PER_DAY))
+    inside = np.zeros((n, SLOTS_PER_DAY), dtype=bool)
+    for row, s in enumerate(sessions):
+        lo, hi = s.arrival - first, s.departure - first
+        p[row, lo:hi] = plan.power[row]
+        inside[row, lo:hi] = True
+    lo_kw = np.array([fleet.homes[s.home].charger.min_kw for s in sessions])[:, None]
+    hi_kw = np.array([fleet.homes[s.home].charger.max_kw for s in sessions])[:, None]
+    eps = MIN_SHARE_KW
+    swapped = False
+    for i, t in zip(*np.nonzero((p > eps) & (p < lo_kw - eps)), strict=True):
+        a = p[i, t]
+        if not eps < a < lo_kw[i, 0] - eps:
+            continue  # changed by an exchange before
+        takers = inside[:, t] & (p[:, t] >= lo_kw[:, 0] - eps) & (p[:, t] + a <= hi_kw[:, 0])
+        takers[i] = False
+        # t': in i's window, as cheap as t, where i's share plus a is chargeable.
+        gets = p[i] + a
+        back = inside[i] & (np.abs(price - price[t]) <= 1e-9) & (gets >= lo_kw[i, 0] - eps)
+        back &= gets <= hi_kw[i, 0]
+        back[t] = False
+        if not takers.any() or not back.any():
+            continue
+        left = p - a  # what each home would keep in t' after giving a
+        gives = inside & ((left >= lo_kw - eps) | (np.abs(left) <= eps))
+        pairs = gives & takers[:, None] & back[None, :]
+        if not pairs.any():
+            continue
+        # Into the slot where i charges most (fewer starts), then the nearest, then from
+        # the home that has most there.
+        near = np.abs(np.arange(SLOTS_PER_DAY) - t)
+        score = np.round(p[i], 3)[None, :] * 1e6 - near[None, :] * 1e3 + p
+        j, u = np.unravel_index(int(np.argmax(np.where(pairs, score, -np.inf))), p.shape)
+        p[i, t] -= a
+        p[j, t] += a
+        p[j, u] = max(0.0, p[j, u] - a)
+        p[i, u] += a
+        swapped = True
+    if swapped:
+        for row, s in enumerate(sessions):
+            plan.power[row] = p[row, s.arrival - first : s.departure - first].copy()
 
 
 def _chargeable(
@@ -653,12 +730,33 @@ def estimated_needs(
     past: dict[int, list[float]] = {}
     out = {}
     for s in sorted(sessions, key=lambda x: (x.night, x.home)):
-        seen = past.setdefault(s.home, [])[-NEED_HISTORY:]
-        guess = (sum(seen) + config.need_prior_kwh * (NEED_HISTORY - len(seen))) / NEED_HISTORY
+        guess = _last_mean(past.setdefault(s.home, []), config.need_prior_kwh)
         home = fleet.homes[s.home]
         reach = home.charger.max_kw * home.car.efficiency * len(s.slots) * HOURS_PER_SLOT
         out[s] = min(guess, home.car.battery_kwh, reach)
         past[s.home].append(s.need_kwh)
+    return out
+
+
+def _last_mean(needs: Sequence[float], prior: float) -> float:
+    """The mean of the last `NEED_HISTORY` needs, the missing ones taken as `prior`."""
+    last = needs[-NEED_HISTORY:]
+    return (sum(last) + prior * (NEED_HISTORY - len(last))) / NEED_HISTORY
+
+
+def need_guesses(fleet: Fleet, sessions: Sequence[Session], config: Coordination) -> Array:
+    """Per home and night, the aggregator's guess of a session's need before it plugs in:
+    the mean of the home's last 8 needs before that night, the missing ones taken as
+    `need_prior_kwh` (as `estimated_needs` does for a session it hears of)."""
+    out = np.full((fleet.n_homes, fleet.days), config.need_prior_kwh)
+    past: dict[int, list[float]] = {}
+    by_night = sorted(sessions, key=lambda x: (x.night, x.home))
+    for night in range(fleet.days):
+        for h, seen in past.items():
+            out[h, night] = _last_mean(seen, config.need_prior_kwh)
+        for s in by_night:
+            if s.night == night:
+                past.setdefault(s.home, []).append(s.need_kwh)
     return out
 
 
@@ -691,6 +789,8 @@ def coordinate(
     joint_ev = silent_ev.copy()
     cap = fleet.rating_kw * (1.0 - cfg.margin_share)
     assumed = estimated_needs(fleet, talking, cfg)
+    guesses = need_guesses(fleet, talking, cfg)
+    owners = sorted(fleet.owners - silent)
     by_night: dict[int, list[Session]] = {}
     for s in talking:
         by_night.setdefault(s.night, []).append(s)
@@ -707,6 +807,7 @@ def coordinate(
         )
         group = sorted(by_night.get(night, []), key=lambda s: s.home)
         night_run = _Night(fleet, cfg, night, group, assumed, cap, backend, progress, decay)
+        night_run.expecting = [(h, float(guesses[h, night])) for h in owners]
         plans.append(night_run.run(expected[window], street[window] + silent_ev[:, window].sum(0)))
         made += night_run.plans_made
         ev[:, window] += night_run.ev
@@ -740,6 +841,9 @@ class _Night:
         self.ev = np.zeros((fleet.n_homes, SLOTS_PER_DAY))  # what the homes draw
         self.shares = np.zeros((fleet.n_homes, SLOTS_PER_DAY))  # what they were sent
         self.planned: dict[Session, Array] = {}  # each home's current plan, per night slot
+        # What each home's charger was last told to draw, per night slot (live feedback).
+        self.standing: dict[Session, Array] = {}
+        self.expecting: list[tuple[int, float]] = []  # (EV home, its need's guess) tonight
         self.plans_made = 0
 
     def delivered(self, s: Session, at: int) -> float:
@@ -756,7 +860,7 @@ class _Night:
             events = {self.first}
         else:
             events = {s.arrival for s in self.group}
-        if self.cfg.feedback == "metered":
+        if self.cfg.feedback != "none":
             start = min(events)
             for s in self.group:
                 events.update(range(max(start, s.arrival), s.departure))
@@ -772,11 +876,15 @@ class _Night:
             expected = forecast.copy()
             past = at - self.first
             expected[:past] = metered_without[:past] + self.ev[:, :past].sum(axis=0)
-            if self.cfg.feedback == "metered" and past > 0:
-                # The error just metered persists, fading by the decay per slot.
-                error = metered_without[past - 1] - forecast[past - 1]
-                ahead = np.arange(1, SLOTS_PER_DAY - past + 1)
-                expected[past:] += error * self.decay**ahead
+            # The last slot read: the one before (metered) or this one, at its start (live).
+            seen = past if self.cfg.feedback == "live" else past - 1
+            if self.cfg.feedback == "live":
+                expected[past] = metered_without[past]
+            if self.cfg.feedback != "none" and seen >= 0:
+                # The error just read persists, fading by the decay per slot.
+                error = metered_without[seen] - forecast[seen]
+                ahead = np.arange(1, SLOTS_PER_DAY - seen)
+                expected[seen + 1 :] += error * self.decay**ahead
             plan = self.event(at, until, expected, last=k + 1 == len(events))
         return plan
 
@@ -814,8 +922,9 @@ class _Night:
             if left > SHORT_KWH / 10 and start < s.departure:
                 rest.append((replace(s, arrival=start, need_kwh=left), s))
         trimmed = [r for r, _ in rest]
+        expected_cars = self._expected(at)
         previous = None
-        if self.cfg.feedback == "metered":
+        if self.cfg.feedback != "none":
             previous = [
                 self.shares[s.home, r.arrival - self.first : s.departure - self.first]
                 for r, s in rest
@@ -826,7 +935,14 @@ class _Night:
             # not lift the level the rest of the night is filled to (no ratchet).
             model = expected.copy()
             model[: at - self.first] = expected[at - self.first :].min()
-        plan = joint_night(self.fleet, self.night, trimmed, model, self.cap, previous)
+        if previous is not None:
+            previous += [np.zeros(g.departure - g.arrival) for g in expected_cars]
+        sessions = trimmed + expected_cars
+        plan = joint_night(self.fleet, self.night, sessions, model, self.cap, previous)
+        for row in range(len(trimmed), len(sessions)):  # room kept: the cars still expected
+            g = sessions[row]
+            model = model.copy()
+            model[g.arrival - self.first : g.departure - self.first] += plan.power.pop(row)
         min_power_shares(self.fleet, self.night, trimmed, plan, model)
         for row, (r, s) in enumerate(rest):
             lo = r.arrival - self.first
@@ -837,12 +953,40 @@ class _Night:
                 self.shares[s.home, lo : s.departure - self.first] = 0.0
         return plan, rest
 
+    def _expected(self, at: int) -> list[Session]:
+        """Online arrivals: each EV home not plugged in tonight by `at` as the car it may
+        still bring (`arrival_prior`): with the chance p S / (1 - p + p S) (p: it plugs in on
+        a night, S: the prior's chance of an arrival after `at`) times its need's guess,
+        from the prior's median arrival after `at` to the mean stay's departure. The model
+        keeps room for them; they get no envelope."""
+        prior = self.cfg.arrival_prior
+        if prior is None or self.cfg.arrivals != "online":
+            return []
+        past = at - self.first
+        later = np.asarray(prior.chance[past + 1 :])
+        chance = float(later.sum())
+        if chance <= 0.0:
+            return []
+        p = prior.plug_in
+        odds = p * chance / (1 - p + p * chance)
+        k = past + 1 + int(np.searchsorted(np.cumsum(later), chance / 2))
+        arrival, departure = self.first + k, self.first + prior.leaves[k]
+        seen = {s.home for s in self.group if s.arrival <= at}
+        out = []
+        for h, guess in self.expecting:
+            home = self.fleet.homes[h]
+            reach = home.charger.max_kw * home.car.efficiency * (departure - arrival)
+            need = min(odds * guess, reach * HOURS_PER_SLOT * REACH)
+            if h not in seen and need > SHORT_KWH:
+                out.append(Session(h, self.night, arrival, departure, need, 0.0))
+        return out
+
     def _keeps(self, r: Session, s: Session, share: Array) -> bool:
         """Metered feedback: whether the home keeps the plan it has (its power now is within
         `REPLAN_KW` of its new share now, so what it draws now hardly moves; the model is
         solved again next slot on what it drew)."""
         mine = self.planned.get(s)
-        if self.cfg.feedback != "metered" or mine is None:
+        if self.cfg.feedback == "none" or mine is None:
             return False
         return abs(float(mine[r.arrival - self.first]) - float(share[0])) <= REPLAN_KW
 
@@ -854,6 +998,13 @@ class _Night:
         feedback a home whose plan still draws about its share now keeps its plan."""
         asked, requests, kept = [], [], []
         end = self.first + SLOTS_PER_DAY
+        # Live: for the first minutes of the slot a charger draws what it was told before.
+        lag = self.cfg.latency_min / SLOT_MINUTES if self.cfg.feedback == "live" else 0.0
+        before = {
+            s: float(self.standing[s][r.arrival - self.first])
+            for r, s in rest
+            if lag > 0 and s in self.standing
+        }
         for row, (r, s) in enumerate(rest):
             if self._keeps(r, s, plan.power[row]):
                 kept.append(s)
@@ -884,7 +1035,16 @@ class _Night:
             mine[lo : lo + len(power)] = power[: SLOTS_PER_DAY - lo]
             self.planned[s] = mine
             out.append((r, s, np.asarray(power, dtype=float)))
+        for r, s in rest:
+            if s not in kept:  # told its new plan, or to draw nothing until the next event
+                self.standing[s] = self.planned[s] if s in (o for _r, o in asked) else _IDLE
+            if s in before:
+                now = self.ev[s.home, r.arrival - self.first]
+                self.ev[s.home, r.arrival - self.first] = lag * before[s] + (1 - lag) * now
         return out
+
+
+_IDLE = np.zeros(SLOTS_PER_DAY)
 
 
 def _short(fleet: Fleet, r: Session, power: Array) -> bool:

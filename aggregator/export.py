@@ -90,6 +90,12 @@ def _instance(study: Study) -> dict[str, Any]:
             "forecast": o.forecast,
             "margin_share": o.margin_share,
             "non_response": o.non_response,
+            "arrivals": o.arrivals,
+            "needs": o.needs,
+            "feedback": o.feedback,
+            "decay": o.decay,
+            "latency_min": o.latency_min,
+            "expect_arrivals": o.expect_arrivals,
         },
         "strategies": names,
         "files": {

@@ -340,11 +340,9 @@ def _session(
     delay = rng.uniform(0.0, MAX_TIMER_DELAY_S)
     if not plugs_in or driven_kwh <= 0:
         return None
-    arrival_hour = arrival_bin / 4
-    leave_hour = min(max(arrival_hour + stay, 24 + DEPARTURE_HOURS[0]), 24 + DEPARTURE_HOURS[1])
     base = night * SLOTS_PER_DAY - NOON_SLOT
     arrival = base + arrival_bin
-    departure = base + math.ceil(leave_hour * 4)
+    departure = base + _leave_bin(arrival_bin, stay)
     return Session(
         home=h,
         night=night,
@@ -353,6 +351,38 @@ def _session(
         need_kwh=_reachable(home, driven_kwh, departure - arrival),
         timer_delay_s=delay,
     )
+
+
+def _leave_bin(arrival_bin: int, stay_hours: float) -> int:
+    """The 15-minute bin (from the arrival day's 00:00) a car plugged in at `arrival_bin`
+    for `stay_hours` leaves in, within the next morning's departure hours."""
+    hour = min(max(arrival_bin / 4 + stay_hours, 24 + DEPARTURE_HOURS[0]), 24 + DEPARTURE_HOURS[1])
+    return math.ceil(hour * 4)
+
+
+@dataclass(frozen=True, slots=True)
+class ArrivalPrior:
+    """What an aggregator knows of a region's arrivals before it sees a car (the public
+    ElaadNL distributions the study draws from): per night slot from 12:00, the chance a
+    car arrives then (weekday and weekend averaged) and when such a car typically leaves
+    (ElaadNL's mean stay for that arrival), and the chance it plugs in on a night."""
+
+    chance: tuple[float, ...]  # 96, sums to 1
+    leaves: tuple[int, ...]  # 96: the night slot a car arriving in each slot leaves in
+    plug_in: float
+
+
+def arrival_prior(region: str) -> ArrivalPrior:
+    reg = REGIONS[region]
+    data = elaadnl()
+    shape = _cut((data.arrival_weekday + data.arrival_weekend) / 2, reg.arrival_hours)
+    bins = np.arange(SLOTS_PER_DAY) + NOON_SLOT  # night slot k is bin 48 + k
+    chance = np.where(bins < SLOTS_PER_DAY, shape[bins % SLOTS_PER_DAY], 0.0)
+    leaves = [
+        _leave_bin(int(b), float(data.mean_session_hours[(b % SLOTS_PER_DAY) // 2])) - NOON_SLOT
+        for b in bins
+    ]
+    return ArrivalPrior(tuple(chance / chance.sum()), tuple(leaves), reg.plug_in_probability)
 
 
 def _cut(shape: Array, hours: tuple[float, float]) -> Array:

@@ -20,7 +20,7 @@ from aggregator.coordinator import (
 )
 from aggregator.hosting import MAX_GROWTH, grown_street, hosting_beyond
 from aggregator.metrics import Metrics, measure
-from aggregator.population import Fleet, FleetError, generate
+from aggregator.population import Fleet, FleetError, arrival_prior, generate
 from aggregator.regions import REGIONS
 from aggregator.sources import Array
 from aggregator.strategies import STRATEGIES, Strategy
@@ -49,7 +49,9 @@ class StudyOptions:
     arrivals: Arrivals = "online"
     needs: Needs = "history"
     feedback: Feedback = "none"
-    decay: float | None = None  # metered feedback: None, fitted to the history
+    decay: float | None = 0.0  # the error read carried on (None: fitted to the history)
+    latency_min: float = 0.0  # live feedback: minutes before the homes follow
+    expect_arrivals: bool = True  # online: room kept for the cars still expected tonight
     progress: bool = True
 
     @property
@@ -63,6 +65,8 @@ class StudyOptions:
             need_prior_kwh(self.region) if self.region in REGIONS else 11.5,
             self.feedback,
             self.decay,
+            self.latency_min,
+            arrival_prior(self.region) if self.expect_arrivals and self.region in REGIONS else None,
         )
 
 

@@ -2,7 +2,8 @@
 
     .venv/bin/python -m bench.coordination_gap [--region cn] [--homes 200] [--days 7]
                                                [--seed 1] [--workers 2]
-                                               [--settings perfect,history,study,metered,resolved]
+                                               [--settings perfect,history,study,metered,resolved,
+                                                           live,live1min,unexpected]
                                                [--plans optimizer|envelope]
 
 For each night, on the street's actual load, the peak (kW) of:
@@ -12,7 +13,11 @@ For each night, on the street's actual load, the peak (kW) of:
   study's default: history forecast, cars heard of when they plug in, needs
   estimated from past sessions), `metered` (the study's default solved again every slot
   on the metered load, the last error carried forward: `--feedback metered`),
-  `resolved` (the same with no error carried forward, decay 0: `--decay 0`):
+  `resolved` (the same with no error carried forward, decay 0: `--decay 0`), `live`
+  (the study's default solved again every slot on the slot itself read at its start:
+  `--feedback live`), `live1min` (the same followed a minute into the slot: `--latency
+  1`), `unexpected` (the study's default keeping no room for the cars still expected
+  tonight: `--no-expected-arrivals`):
   - `lp(f)`: the coordinator's shares as sent (the joint model's solution made
     chargeable), before any home plans: the forecast's share of the gap;
   - `plans(f)`: the homes' plans within their envelopes, before the repair pass;
@@ -114,8 +119,11 @@ def main(argv: list[str] | None = None) -> int:
             "perfect": Coordination("perfect"),
             "history": Coordination("history"),
             "study": study,
-            "metered": replace(study, feedback="metered"),
+            "metered": replace(study, feedback="metered", decay=None),
             "resolved": replace(study, feedback="metered", decay=0.0),
+            "live": replace(study, feedback="live"),
+            "live1min": replace(study, feedback="live", latency_min=1.0),
+            "unexpected": replace(study, arrival_prior=None),
         }
         settings = {name: every[name] for name in args.settings.split(",")}
         plans = {}

@@ -24,6 +24,8 @@ from aggregator.coordinator import (
 )
 from aggregator.metrics import feeder_kw, measure
 from aggregator.plan_requests import Request
+from aggregator.population import ArrivalPrior
+from aggregator.sources import Array
 from aggregator.strategies import evflex_local
 
 SERIAL = SerialBackend()
@@ -114,13 +116,16 @@ def test_coordinated_plans_equal_the_joint_optimum_uneven_street() -> None:
     assert outcome.ev[:, VALLEY].mean(axis=1) == pytest.approx([1.85, 3.7, 3.7], abs=1e-3)
 
 
-def test_a_share_below_the_chargers_minimum_costs_the_gap_it_makes() -> None:
+def test_a_share_below_the_chargers_minimum_is_exchanged_with_the_homes_beside_it() -> None:
     # The small car needs 5.55 kWh: 6.1667 kWh from the grid, over 8 h (32 slots) 0.7708 kW,
     # below its charger's 1.4 kW minimum. The joint level is 3 + (6.1667 + 59.2) / 8 =
-    # 11.1708 kW. Its share is moved into floor(32 x 0.7708 / 1.4) = floor(17.62) = 17
-    # slots at 32 x 0.7708 / 17 = 1.4510 kW (the earliest of the equally loaded valley
-    # slots), the others' shares stay: there the feeder is 11.1708 - 0.7708 + 1.4510 =
-    # 11.851 kW, 6.1% above the optimum; 10.4 kW in the valley's other 15 slots.
+    # 11.1708 kW (the big cars 3.7 kW each). Moving the small share into fewer slots alone
+    # lifted them to 11.851 kW (6.1% above the optimum). Exchanged instead: its 0.7708 kW of
+    # a slot goes to a big car charging there (4.4708 kW), which gives as much back in
+    # another valley slot, where the small car's share grows; into the slot where it
+    # charges most already, until its 3.7 kW maximum: 4 x 0.7708 = 3.0833 kW in one slot
+    # of every four. Every slot's total, each car's energy and cost stay: the feeder is
+    # flat at the joint level.
     cars = [
         HandSetCar(need_kwh=5.55, charger="1ph-3.7"),
         HandSetCar(need_kwh=26.64),
@@ -130,14 +135,13 @@ def test_a_share_below_the_chargers_minimum_costs_the_gap_it_makes() -> None:
     level = 3 + (5.55 / 0.9 + 2 * 29.6) / 8
     outcome = coordinate(fleet, SERIAL)
     assert outcome.nights[0].peak_kw == pytest.approx(level, abs=1e-5)
-    share = (5.55 / 0.9) / 8
-    assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(
-        level - share + 32 * share / 17, abs=2e-3
-    )
-    assert feeder_kw(fleet, outcome.ev).max() == pytest.approx(11.851, abs=2e-3)
-    small = outcome.ev[0]
-    assert np.count_nonzero(small > 1e-6) == 17
-    assert small[small > 1e-6] == pytest.approx(np.full(17, 1.4510), abs=1e-3)
+    assert feeder_kw(fleet, outcome.ev)[VALLEY] == pytest.approx(np.full(32, level), abs=5e-3)
+    small = outcome.ev[0, VALLEY]
+    assert np.flatnonzero(small > 1e-6).tolist() == list(range(1, 32, 4))
+    assert small[1::4] == pytest.approx(np.full(8, 4 * (5.55 / 0.9) / 8), abs=1e-2)
+    assert outcome.ev.sum(axis=1) * 0.25 == pytest.approx([5.55 / 0.9, 29.6, 29.6], abs=1e-3)
+    m = measure(fleet, "c", outcome.ev, evflex_local(fleet, SERIAL, None))
+    assert m.coordination_cost_max == pytest.approx(0.0, abs=1e-3)
 
 
 # --- a home that does not respond ----------------------------------------------
@@ -297,8 +301,6 @@ def test_an_estimate_beyond_what_is_left_of_the_window_is_cut_to_it() -> None:
 
 
 def test_metered_feedback_options_that_cannot_be_used_are_refused() -> None:
-    with pytest.raises(FleetError, match="feedback must be one of none, metered"):
-        Coordination(feedback="hourly")  # type: ignore[arg-type]
     with pytest.raises(FleetError, match="decay must be at least 0 and below 1"):
         Coordination(feedback="metered", decay=1.0)
 
@@ -351,6 +353,129 @@ def test_a_metered_error_moves_the_coming_ev_energy_and_avoids_the_overload() ->
     assert load.max() <= fleet.rating_kw
     assert fed.ev.sum(axis=1) * 0.25 == pytest.approx([3.7, 3.7], abs=1e-3)
     assert fed.plans_made == 2  # one plan a home: the later solves moved no share
+
+
+# --- online arrivals: room kept for the cars still expected -----------------------
+
+
+def _prior_at(arrival: str, departure: str, plug_in: float = 1.0) -> ArrivalPrior:
+    chance = np.zeros(96)
+    chance[at(arrival)] = 1.0
+    leaves = np.full(96, at(departure))
+    return ArrivalPrior(tuple(chance), tuple(int(x) for x in leaves), plug_in)
+
+
+def test_the_car_still_expected_tonight_gets_room_before_it_arrives() -> None:
+    # Two homes (1 kW each), car A plugged in 22:00-02:00 needing 14.8 kWh from the grid,
+    # car B 23:00-02:00 needing 7.4 kWh. The joint optimum: 22.2 kWh over 4 h, the feeder
+    # flat at 2 + 5.55 = 7.55 kW (A alone at 5.55 kW until 23:00). Heard of only when they
+    # plug in, with no room kept: at 22:00 A spreads its 14.8 kWh over 4 h (3.7 kW), at
+    # 23:00 A's 11.1 and B's 7.4 kWh go into 3 h: 6.1667 kW, the feeder 8.1667 kW (8.2%
+    # above). Knowing that a car arrives at 23:00 every night (the prior; leaving at
+    # 02:00, its need guessed as 7.4 kWh), the 22:00 model holds it: A draws 5.55 kW until
+    # 23:00, and at 23:00 the two fill 3 h at 5.55 kW: flat at 7.55 kW.
+    cars = [
+        HandSetCar(arrival="22:00", departure="02:00", need_kwh=13.32),
+        HandSetCar(arrival="23:00", departure="02:00", need_kwh=6.66),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=30.0)
+    hours = slice(at("22:00"), at("02:00"))
+    online = Coordination(forecast="perfect", arrivals="online", need_prior_kwh=6.66)
+    blind = coordinate(fleet, SERIAL, config=online)
+    late = 2 + 18.5 / 3
+    assert feeder_kw(fleet, blind.ev)[hours] == pytest.approx(
+        np.r_[np.full(4, 5.7), np.full(12, late)], abs=2e-3
+    )
+    told = replace(online, arrival_prior=_prior_at("23:00", "02:00"))
+    outcome = coordinate(fleet, SERIAL, config=told)
+    assert feeder_kw(fleet, outcome.ev)[hours] == pytest.approx(np.full(16, 7.55), abs=2e-3)
+    assert outcome.ev.sum(axis=1) * 0.25 == pytest.approx([14.8, 7.4], abs=1e-3)
+    # A car expected on half the nights only is half a car: 3.7 kWh kept for it at 22:00,
+    # (14.8 + 3.7) / 4 h -> 4.625 kW for A until 23:00, then (10.175 + 7.4) / 3 h.
+    half = replace(online, arrival_prior=_prior_at("23:00", "02:00", plug_in=0.5))
+    load = feeder_kw(fleet, coordinate(fleet, SERIAL, config=half).ev)[hours]
+    after = 2 + (14.8 - 4.625 + 7.4) / 3
+    assert load == pytest.approx(np.r_[np.full(4, 6.625), np.full(12, after)], abs=2e-3)
+
+
+# --- live feedback: the street metered within the slot ---------------------------
+
+
+def test_live_feedback_options_that_cannot_be_used_are_refused() -> None:
+    with pytest.raises(FleetError, match="feedback must be one of none, metered, live"):
+        Coordination(feedback="hourly")  # type: ignore[arg-type]
+    with pytest.raises(FleetError, match="latency must be at least 0 and below 15 minutes"):
+        Coordination(feedback="live", latency_min=15.0)
+    with pytest.raises(FleetError, match="latency must be at least 0 and below 15 minutes"):
+        Coordination(feedback="live", latency_min=-1.0)
+
+
+def _kettle_at_2315() -> tuple[Fleet, Array, slice]:
+    # Two homes (1 kW each, forecast 2 kW), two 7.4 kW cars plugged in 23:00-00:00, 3.7 kWh
+    # from the grid each (7.4 kWh in the hour), rating 11 kW, no margin; a 4 kW surprise in
+    # the 23:15 slot alone.
+    cars = [HandSetCar(arrival="23:00", departure="00:00", need_kwh=3.7 * 0.9)] * 2
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=11.0)
+    actual = fleet.street_kw.copy()
+    actual[at("23:15")] += 4.0
+    return fleet, actual, slice(at("23:00"), at("00:00"))
+
+
+def test_a_surprise_in_one_slot_is_met_within_that_slot() -> None:
+    # Solved on arrival, or every slot on what was metered before it: the surprise is not
+    # seen before it is drawn, the EVs stay at 7.4 kW and the feeder reads 2 + 4 + 7.4 =
+    # 13.4 kW at 23:15, over the rating. Live (the street read at the slot's start, the
+    # envelopes followed at once): 7.4 kW at 23:00 (nothing seen), then at 23:15 the
+    # 5.55 kWh left over three slots on 6, 2, 2 kW: (3L - 10) x 0.25 = 5.55 -> L =
+    # 10.7333 kW, the EVs 4.7333 kW; from 23:30 the forecast again (2 kW) and 4.3667 kWh
+    # left over two slots: 8.7333 kW, the same level. The joint optimum, which knew at
+    # 23:00, is flat at 10.4 kW: (4L - 12) x 0.25 = 7.4.
+    fleet, actual, hour = _kettle_at_2315()
+    online = Coordination(forecast="perfect", arrivals="online")
+    for config in (online, replace(online, feedback="metered", decay=0.0)):
+        outcome = coordinate(fleet, SERIAL, config=config, actual_street_kw=actual)
+        assert (actual + outcome.ev.sum(axis=0))[at("23:15")] == pytest.approx(13.4, abs=2e-3)
+    live = replace(online, feedback="live", decay=0.0)
+    fed = coordinate(fleet, SERIAL, config=live, actual_street_kw=actual)
+    third = (10.0 + 22.2) / 3
+    assert fed.ev.sum(axis=0)[hour] == pytest.approx(
+        [7.4, third - 6, third - 2, third - 2], abs=2e-3
+    )
+    assert (actual + fed.ev.sum(axis=0))[hour] == pytest.approx(
+        [9.4, third, third, third], abs=2e-3
+    )
+    assert fed.ev.sum(axis=1) * 0.25 == pytest.approx([3.7, 3.7], abs=1e-3)
+    knew = replace(fleet, common_kw=actual - fleet.base_kw.sum(axis=0) + fleet.pv_kw.sum(axis=0))
+    joint = joint_optimum(knew, SERIAL)
+    assert (actual + joint.sum(axis=0))[hour] == pytest.approx(np.full(4, 10.4), abs=2e-3)
+
+
+def test_the_new_envelopes_take_effect_after_the_latency() -> None:
+    # One home (1 kW), one 7.4 kW car plugged in 23:00-00:00 needing 3.7 kWh from the grid,
+    # a 2 kW surprise in the 23:15 slot alone. Followed at once: 3.7 kW at 23:00, then the
+    # 2.775 kWh left over 3, 1, 1 kW: (3L - 5) x 0.25 = 2.775 -> L = 5.3667 kW, the car
+    # 2.3667 kW at 23:15 and 4.3667 kW after: the feeder 4.7, then 5.3667 flat. With a
+    # minute of latency the charger draws its old 3.7 kW for 1 of the slot's 15
+    # minutes: 3.7 / 15 + 2.3667 x 14 / 15 = 2.4556 kW, the feeder 5.4556 kW at 23:15, and
+    # what that minute drew over the plan comes off the slots after it (below 5.4556 kW).
+    car = HandSetCar(arrival="23:00", departure="00:00", need_kwh=3.7 * 0.9)
+    fleet = hand_set_fleet([car], base_kw=1.0, rating_kw=8.0)
+    actual = fleet.street_kw.copy()
+    actual[at("23:15")] += 2.0
+    hour = slice(at("23:00"), at("00:00"))
+    now = Coordination(forecast="perfect", arrivals="online", feedback="live", decay=0.0)
+    assert now.latency_min == 0.0
+    prompt = coordinate(fleet, SERIAL, config=now, actual_street_kw=actual)
+    level = (5 + 2.775 / 0.25) / 3
+    assert (actual + prompt.ev.sum(axis=0))[hour] == pytest.approx(
+        [4.7, level, level, level], abs=2e-3
+    )
+    fed = coordinate(fleet, SERIAL, config=replace(now, latency_min=1.0), actual_street_kw=actual)
+    load = (actual + fed.ev.sum(axis=0))[hour]
+    late = 3.0 + 3.7 / 15 + (level - 3) * 14 / 15
+    assert load[:2] == pytest.approx([4.7, late], abs=2e-3)
+    assert load[2:].max() < late
+    assert fed.ev.sum() * 0.25 == pytest.approx(3.7, abs=0.01)
 
 
 # --- the home's own PV in its cost ----------------------------------------------
