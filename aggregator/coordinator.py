@@ -30,9 +30,10 @@ The joint model (a linear programme, solved by HiGHS through scipy), per night:
 - The chargers' minimum power (0 or between min and max) is relaxed: the
   joint optimum is a lower bound of any plan that keeps it.
 
-Envelopes: first each share is made chargeable (`min_power_shares`): the energy
-of its slots below the charger's minimum moves into fewer slots of its window at
-or above the minimum, where the expected feeder is lowest among equally cheap
+Envelopes: first each share is made chargeable (`min_power_shares`): a share below
+its charger's minimum in a slot is exchanged with a home charging beside it (every
+slot's total kept, `_swap_low`); what no exchange places moves into fewer slots of
+its window at or above the minimum, where the expected feeder is lowest among equally cheap
 slots, and a remainder too small for a slot of its own goes on top of the share's
 charging slots. Home i then gets `ev_limit` = p[i, t] rounded up to 1 W (a share
 at or below 1 uW, a solver's residue, is 0), and where a share with no charging
@@ -58,11 +59,14 @@ Arrivals (`Coordination.arrivals`): `announced` (every session of the night
 known at noon: one joint model per night) or `online`: the model is solved again
 at every slot in which a car plugs in, over the sessions plugged in by then, for
 what each still needs from that slot on (the slots before are metered: what was
-drawn is drawn). With `Coordination.feedback` = `metered` the model is also solved at every slot in
-which a car is plugged in, on the metered load so far, with the error metered in
-the slot before carried into the coming slots times decay^(k + 1) (`error_decay`,
-fitted to the history), for the peak still to come; a home whose plan draws within
-`REPLAN_KW` of its new share now keeps its plan.
+drawn is drawn); with `Coordination.arrival_prior` it also holds the cars still
+expected tonight (`_Night._expected`). With `Coordination.feedback` = `metered` the
+model is also solved at every slot in which a car is plugged in, on the metered load
+so far, with the error metered in the slot before carried into the coming slots times
+decay^(k + 1) (`error_decay` when decay is None), for the peak still to come; `live`:
+the same with the slot itself read at its start (`latency_min` of it at the chargers'
+old power); a home whose plan draws within `REPLAN_KW` of its new share now keeps its
+plan.
 
 Needs (`Coordination.needs`): `reported` (the home's need, from its car's state of
 charge) or `history`: the mean of the home's last 8 needs,
