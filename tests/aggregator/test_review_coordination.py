@@ -230,6 +230,37 @@ def test_a_prior_that_cannot_be_used_is_refused() -> None:
         _prior_at("23:00", "02:00", plug_in=1.5)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="an expected car whose own need does not fit under the rating in its window"
+    " lifts the night's level (the least peak at any cost) above the rating, and the cars"
+    " plugged in are filled up to that level in their cheap slots: on a night it does not"
+    " come (half of them at p = 0.5) the feeder runs 16% over the rating for nothing",
+)
+def test_room_kept_for_a_car_that_does_not_come_stays_under_the_rating() -> None:
+    # Two EV homes (1 kW each), rating 2 + 14.8 / 8 = 3.85 kW. Car A plugged in 18:00-07:00
+    # needing 14.8 kWh from the grid: alone, 1.85 kW through the valley (8 h), the feeder
+    # at the rating, 14.8 x 0.307 = 4.5436 CNY. Home B does not plug in tonight; the prior
+    # says a car comes at 23:00 and leaves at 00:00 on half the nights: B is expected with
+    # 0.5 x 1 / (0.5 + 0.5 x 1) = 0.5 of its 6.66 kWh guess (7.4 from the grid), 3.7 kWh
+    # from the grid in one hour: 3.7 kW, 2 + 3.7 = 5.7 kW at least, over the rating. That
+    # level is taken as the night's, and A (solved once, at 18:00: nothing else plugs in)
+    # fills 00:00-06:00 at 14.8 / 6 h = 2.4667 kW: the feeder 4.4667 kW, 0.6167 kW over
+    # the rating, with no car beside it.
+    cars = [
+        HandSetCar(arrival="18:00", departure="07:00", need_kwh=13.32),
+        HandSetCar(arrival="23:00", departure="00:00", need_kwh=6.66),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=2 + 14.8 / 8)
+    fleet = replace(fleet, all_sessions=fleet.all_sessions[:1])  # B stays away tonight
+    blind = coordinate(fleet, SERIAL, config=ONLINE)
+    assert feeder_kw(fleet, blind.ev).max() == pytest.approx(3.85, abs=1e-3)
+    told = replace(ONLINE, arrival_prior=_prior_at("23:00", "00:00", plug_in=0.5))
+    outcome = coordinate(fleet, SERIAL, config=told)
+    assert outcome.ev.sum() * 0.25 == pytest.approx(14.8, abs=1e-3)
+    assert feeder_kw(fleet, outcome.ev).max() <= 3.85 + 1e-3
+
+
 # --- live feedback with latency -----------------------------------------------------
 
 
