@@ -109,7 +109,14 @@ def add_fleet(sub: Any) -> None:
 
 
 def _decay(text: str) -> float | None:
-    return None if text == "fit" else float(text)
+    if text == "fit":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: a number at least 0 and below 1, or 'fit'"
+        ) from None
 
 
 def fleet(args: argparse.Namespace) -> int:

@@ -159,6 +159,8 @@ class Coordination:
             raise FleetError("decay must be at least 0 and below 1 (per slot)")
         if not 0.0 <= self.latency_min < SLOT_MINUTES:
             raise FleetError(f"latency must be at least 0 and below {SLOT_MINUTES} minutes")
+        if self.latency_min > 0 and self.feedback != "live":
+            raise FleetError("latency applies to live feedback only (feedback live)")
         if self.forecast not in FORECASTS:
             raise FleetError(f"forecast must be one of {', '.join(FORECASTS)}")
         if self.arrivals not in ARRIVALS:
@@ -589,11 +591,11 @@ def _swap_low(
     """Exchanges that keep every slot's total: a share a below its charger's minimum in
     slot t goes to another home charging in t (which has room for it), and that home gives
     a back in a slot t' as cheap as t where the first home can take it (where it charges
-    most already: fewer starts). Each home's energy,
-    cost and every slot's total stay the same; only the split between homes moves. The
-    model is degenerate in that split (its costs rise alike in every home), so it leaves
-    a correction to one home, often below its minimum; moved to other slots instead, that
-    energy lifts them above the level."""
+    most already: fewer starts); never in a slot within either home's PV surplus. Each
+    home's energy, cost and every slot's total stay the same; only the split between
+    homes moves. The model is degenerate in that split (its costs rise alike in every
+    home), so it leaves a correction to one home, often below its minimum; moved to other
+    slots instead, that energy lifts them above the level."""
     first = night * SLOTS_PER_DAY
     n = len(sessions)
     if n < 2:
@@ -607,11 +609,16 @@ def _swap_low(
     lo_kw = np.array([fleet.homes[s.home].charger.min_kw for s in sessions])[:, None]
     hi_kw = np.array([fleet.homes[s.home].charger.max_kw for s in sessions])[:, None]
     eps = MIN_SHARE_KW
+    # Only slots priced at the import price for the home: a kW within its own PV surplus
+    # costs the export price instead, so moving it would change what the home pays.
+    homes = [s.home for s in sessions]
+    slots = slice(first, first + SLOTS_PER_DAY)
+    inside &= fleet.pv_kw[homes, slots] - fleet.base_kw[homes, slots] <= eps
     swapped = False
     for i, t in zip(*np.nonzero((p > eps) & (p < lo_kw - eps)), strict=True):
         a = p[i, t]
-        if not eps < a < lo_kw[i, 0] - eps:
-            continue  # changed by an exchange before
+        if not eps < a < lo_kw[i, 0] - eps or not inside[i, t]:
+            continue  # changed by an exchange before, or within its PV surplus
         takers = inside[:, t] & (p[:, t] >= lo_kw[:, 0] - eps) & (p[:, t] + a <= hi_kw[:, 0])
         takers[i] = False
         # t': in i's window, as cheap as t, where i's share plus a is chargeable.
@@ -897,14 +904,15 @@ class _Night:
         if self.cfg.arrivals == "announced":
             plugged = [s for s in self.group if at < s.departure]
         plan, rest = self._solve(at, plugged, expected)
-        asked = self._ask(plan, rest, until, last)
+        standing = dict(self.standing)  # what the chargers were told before this slot
+        asked = self._ask(plan, rest, until, last, standing)
         if self.cfg.needs == "history" and any(_short(self.fleet, r, p) for r, _s, p in asked):
             # The homes that fell short said so (their plans' shortfall), and every home
             # that planned told its car's state: their needs are known now.
             for _r, s, _p in asked:
                 self.need[s] = s.need_kwh
             plan, rest = self._solve(at, plugged, expected)
-            self._ask(plan, rest, until, last)
+            self._ask(plan, rest, until, last, standing)
         return plan
 
     def _solve(
@@ -943,6 +951,13 @@ class _Night:
             previous += [np.zeros(g.departure - g.arrival) for g in expected_cars]
         sessions = trimmed + expected_cars
         plan = joint_night(self.fleet, self.night, sessions, model, self.cap, previous)
+        if expected_cars and plan.peak_kw > self.cap + PEAK_TOLERANCE_KW:
+            # Room for a car that may not come never fills the cars plugged in above the
+            # rating less the margin: solved for them alone.
+            sessions, expected_cars = trimmed, []
+            if previous is not None:
+                previous = previous[: len(trimmed)]
+            plan = joint_night(self.fleet, self.night, sessions, model, self.cap, previous)
         for row in range(len(trimmed), len(sessions)):  # room kept: the cars still expected
             g = sessions[row]
             model = model.copy()
@@ -995,7 +1010,12 @@ class _Night:
         return abs(float(mine[r.arrival - self.first]) - float(share[0])) <= REPLAN_KW
 
     def _ask(
-        self, plan: NightPlan, rest: list[tuple[Session, Session]], until: int, last: bool
+        self,
+        plan: NightPlan,
+        rest: list[tuple[Session, Session]],
+        until: int,
+        last: bool,
+        standing: dict[Session, Array],
     ) -> list[tuple[Session, Session, Array]]:
         """Send the envelopes; the homes that can draw before `until` plan within them and
         draw until then (all of them at the last event, to their departure). With metered
@@ -1005,9 +1025,9 @@ class _Night:
         # Live: for the first minutes of the slot a charger draws what it was told before.
         lag = self.cfg.latency_min / SLOT_MINUTES if self.cfg.feedback == "live" else 0.0
         before = {
-            s: float(self.standing[s][r.arrival - self.first])
+            s: float(standing[s][r.arrival - self.first])
             for r, s in rest
-            if lag > 0 and s in self.standing
+            if lag > 0 and s in standing
         }
         for row, (r, s) in enumerate(rest):
             if self._keeps(r, s, plan.power[row]):

@@ -371,6 +371,19 @@ class ArrivalPrior:
     leaves: tuple[int, ...]  # 96: the night slot a car arriving in each slot leaves in
     plug_in: float
 
+    def __post_init__(self) -> None:
+        if len(self.chance) != SLOTS_PER_DAY or len(self.leaves) != SLOTS_PER_DAY:
+            raise FleetError(f"arrival prior: chance and leaves need {SLOTS_PER_DAY} slots each")
+        if min(self.chance) < 0 or abs(sum(self.chance) - 1.0) > 1e-6:
+            raise FleetError("arrival prior: chance must be at least 0 and sum to 1")
+        if any(
+            c > 0 and not k < leave <= SLOTS_PER_DAY
+            for k, (c, leave) in enumerate(zip(self.chance, self.leaves, strict=True))
+        ):
+            raise FleetError("arrival prior: a car leaves after the slot it arrives in, by noon")
+        if not 0.0 <= self.plug_in <= 1.0:
+            raise FleetError("arrival prior: plug_in must be between 0 and 1")
+
 
 def arrival_prior(region: str) -> ArrivalPrior:
     reg = REGIONS[region]

@@ -58,11 +58,6 @@ def _cost(fleet: Fleet, home: int, kw: Array) -> float:
 # --- _swap_low: the exchanges keep every slot's total and each home's energy and cost ---
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_swap_low compares import prices only: a giver whose share in the slot it gives"
-    " up was covered by its own PV surplus pays the import price for what it takes instead",
-)
 def test_an_exchange_does_not_make_a_home_with_pv_pay_more() -> None:
     # Two 7.4 kW homes plugged in 18:00-11:00. Home 0: 0.5 kW at 19:00 (below 1.4 kW) and
     # 3 kW at 09:00. Home 1: 3 kW at 19:00 and 3 kW at 09:00, where its PV is 6 kW over a
@@ -217,12 +212,6 @@ def test_a_home_that_does_not_respond_is_not_expected() -> None:
     assert np.array_equal(coordinate(fleet, SERIAL, config=told).ev, blind)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ArrivalPrior is not validated: a prior whose cars leave before they arrive (or"
-    " whose chances do not sum to 1, or a plug-in chance above 1) is accepted and silently"
-    " keeps no room",
-)
 def test_a_prior_that_cannot_be_used_is_refused() -> None:
     with pytest.raises(FleetError, match="leaves"):
         _prior_at("23:00", "22:00")
@@ -230,13 +219,6 @@ def test_a_prior_that_cannot_be_used_is_refused() -> None:
         _prior_at("23:00", "02:00", plug_in=1.5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an expected car whose own need does not fit under the rating in its window"
-    " lifts the night's level (the least peak at any cost) above the rating, and the cars"
-    " plugged in are filled up to that level in their cheap slots: on a night it does not"
-    " come (half of them at p = 0.5) the feeder runs 16% over the rating for nothing",
-)
 def test_room_kept_for_a_car_that_does_not_come_stays_under_the_rating() -> None:
     # Two EV homes (1 kW each), rating 2 + 14.8 / 8 = 3.85 kW. Car A plugged in 18:00-07:00
     # needing 14.8 kWh from the grid: alone, 1.85 kW through the valley (8 h), the feeder
@@ -374,12 +356,6 @@ def test_a_car_plugged_in_at_the_event_draws_its_envelope_at_once() -> None:
     assert _one_car_history(0.0, "history") == pytest.approx(np.full(8, 3.3333), abs=1e-3)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="live latency with needs from history: the re-solve after a short plan blends the"
-    " slot with the short plan made (and discarded) the same instant, recorded as the"
-    " standing instruction by the first _ask; a car just plugged in has none",
-)
 def test_a_resolve_at_once_is_not_lagged_behind_the_plan_it_replaces() -> None:
     # As plugged in with its need known (3.3333 kW from 23:00); instead the first slot draws
     # 2/3 x (the short plan's first slot) + 1/3 x 3.3333 = 2.099 kW, the rest of the night
@@ -436,11 +412,6 @@ def test_decay_option_reads_fit_and_numbers() -> None:
     assert _decay("0") == 0.0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="--decay abc reads 'argument --decay: invalid _decay value' (a private function's"
-    " name, no rule); it should say it is a number in [0, 1) or 'fit'",
-)
 def test_a_decay_that_is_no_number_says_what_it_must_be(
     capsys: pytest.CaptureFixture[str], tmp_path: object
 ) -> None:
@@ -451,11 +422,6 @@ def test_a_decay_that_is_no_number_says_what_it_must_be(
     assert "fit" in err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="latency (and decay) are accepted with feedback none and ignored: the study's"
-    " export records latency_min=5 for a run it had no effect on",
-)
 def test_latency_without_live_feedback_is_refused() -> None:
     with pytest.raises(FleetError, match="latency"):
         Coordination(feedback="none", latency_min=5.0)
