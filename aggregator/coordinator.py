@@ -396,60 +396,18 @@ def _gentle(
     outside its window, the flatness kept: each home's share as even as it can be (at least
     twice its own peak), so seldom below its charger's minimum. With `before` (each
     column's share sent before), also STAY_WEIGHT x sum |p - before|: a share moves only
-    where the new forecast needs it to, so few homes plan again."""
-    n_p = len(rows_s)
-    if before is not None:
-        return _stay(solve, a_ub, b_ub, flat_obj, flat, rows_s, n_var, before)
-    pairs = [k for k in range(n_p - 1) if rows_s[k] == rows_s[k + 1]]
-    n_d = len(pairs)
-    wide = sparse.hstack([a_ub, sparse.csr_matrix((a_ub.shape[0], n_d))]).tocsr()
-    keep = sparse.csr_matrix(np.r_[flat_obj, np.zeros(n_d)][None, :])
-    k = np.array(pairs, dtype=int)
-    d = np.arange(n_d)
-
-    def diff(sign: float) -> sparse.csr_matrix:
-        # sign x (p[k + 1] - p[k]) - d <= 0
-        left = sparse.csr_matrix(
-            (np.r_[np.full(n_d, sign), np.full(n_d, -sign)], (np.r_[d, d], np.r_[k + 1, k])),
-            shape=(n_d, n_var),
-        )
-        return sparse.hstack([left, sparse.csr_matrix((-np.ones(n_d), (d, d)), shape=(n_d, n_d))])
-
-    edges = np.zeros(n_var)
-    starts = np.r_[True, rows_s[1:] != rows_s[:-1]]
-    ends = np.r_[rows_s[1:] != rows_s[:-1], True]
-    edges[:n_p] = starts.astype(float) + ends.astype(float)
-    x, _ = solve(
-        np.r_[edges, np.ones(n_d)],
-        sparse.vstack([wide, keep, diff(1.0), diff(-1.0)]).tocsr(),
-        np.r_[b_ub, flat * (1 + COST_TOLERANCE) + 1e-6, np.zeros(2 * n_d)],
-        "each home's variation",
-        extra=n_d,
-    )
-    out: Array = x[:n_var]
-    return out
-
-
-def _stay(
-    solve: Any,
-    a_ub: sparse.csr_matrix,
-    b_ub: Array,
-    flat_obj: Array,
-    flat: float,
-    rows_s: Array,
-    n_var: int,
-    before: Array,
-) -> Array:
-    """`_gentle` with the distance to the shares sent before: d (variation) and u (moves)."""
+    where the new forecast needs it to, so few homes plan again. Extra variables: d (the
+    variation of each pair of neighbouring slots) and, with `before`, u (each move)."""
     n_p = len(rows_s)
     pairs = [k for k in range(n_p - 1) if rows_s[k] == rows_s[k + 1]]
     n_d = len(pairs)
-    n_x = n_d + n_p
+    n_u = 0 if before is None else n_p
+    n_x = n_d + n_u
     wide = sparse.hstack([a_ub, sparse.csr_matrix((a_ub.shape[0], n_x))]).tocsr()
     keep = sparse.csr_matrix(np.r_[flat_obj, np.zeros(n_x)][None, :])
     k = np.array(pairs, dtype=int)
     d = np.arange(n_d)
-    u = np.arange(n_p)
+    u = np.arange(n_u)
 
     def diff(sign: float) -> sparse.csr_matrix:
         # sign x (p[k + 1] - p[k]) - d <= 0
@@ -462,19 +420,26 @@ def _stay(
 
     def move(sign: float) -> sparse.csr_matrix:
         # sign x p - u <= sign x before
-        left = sparse.csr_matrix((np.full(n_p, sign), (u, u)), shape=(n_p, n_var))
-        extra = sparse.csr_matrix((-np.ones(n_p), (u, n_d + u)), shape=(n_p, n_x))
+        left = sparse.csr_matrix((np.full(n_u, sign), (u, u)), shape=(n_u, n_var))
+        extra = sparse.csr_matrix((-np.ones(n_u), (u, n_d + u)), shape=(n_u, n_x))
         return sparse.hstack([left, extra])
 
     edges = np.zeros(n_var)
     starts = np.r_[True, rows_s[1:] != rows_s[:-1]]
     ends = np.r_[rows_s[1:] != rows_s[:-1], True]
     edges[:n_p] = starts.astype(float) + ends.astype(float)
+    rows = [wide, keep, diff(1.0), diff(-1.0)]
+    bounds: list[Array] = [b_ub, np.array([flat * (1 + COST_TOLERANCE) + 1e-6]), np.zeros(2 * n_d)]
+    what = "each home's variation"
+    if before is not None:
+        rows += [move(1.0), move(-1.0)]
+        bounds += [before, -before]
+        what += " and moves"
     x, _ = solve(
-        np.r_[edges, np.ones(n_d), np.full(n_p, STAY_WEIGHT)],
-        sparse.vstack([wide, keep, diff(1.0), diff(-1.0), move(1.0), move(-1.0)]).tocsr(),
-        np.r_[b_ub, flat * (1 + COST_TOLERANCE) + 1e-6, np.zeros(2 * n_d), before, -before],
-        "each home's variation and moves",
+        np.r_[edges, np.ones(n_d), np.full(n_u, STAY_WEIGHT)],
+        sparse.vstack(rows).tocsr(),
+        np.concatenate(bounds),
+        what,
         extra=n_x,
     )
     out: Array = x[:n_var]
@@ -958,9 +923,10 @@ class _Night:
             if previous is not None:
                 previous = previous[: len(trimmed)]
             plan = joint_night(self.fleet, self.night, sessions, model, self.cap, previous)
-        for row in range(len(trimmed), len(sessions)):  # room kept: the cars still expected
-            g = sessions[row]
+        if expected_cars:  # room kept: the cars still expected
             model = model.copy()
+        for row in range(len(trimmed), len(sessions)):
+            g = sessions[row]
             model[g.arrival - self.first : g.departure - self.first] += plan.power.pop(row)
         min_power_shares(self.fleet, self.night, trimmed, plan, model)
         for row, (r, s) in enumerate(rest):
@@ -1020,7 +986,8 @@ class _Night:
         """Send the envelopes; the homes that can draw before `until` plan within them and
         draw until then (all of them at the last event, to their departure). With metered
         feedback a home whose plan still draws about its share now keeps its plan."""
-        asked, requests, kept = [], [], []
+        asked, requests = [], []
+        kept: set[Session] = set()
         end = self.first + SLOTS_PER_DAY
         # Live: for the first minutes of the slot a charger draws what it was told before.
         lag = self.cfg.latency_min / SLOT_MINUTES if self.cfg.feedback == "live" else 0.0
@@ -1031,7 +998,7 @@ class _Night:
         }
         for row, (r, s) in enumerate(rest):
             if self._keeps(r, s, plan.power[row]):
-                kept.append(s)
+                kept.add(s)
                 continue
             soon = plan.power[row][: until - r.arrival]
             if not last and not (soon > MIN_SHARE_KW).any():
@@ -1059,9 +1026,10 @@ class _Night:
             mine[lo : lo + len(power)] = power[: SLOTS_PER_DAY - lo]
             self.planned[s] = mine
             out.append((r, s, np.asarray(power, dtype=float)))
+        told = {o for _r, o in asked}
         for r, s in rest:
             if s not in kept:  # told its new plan, or to draw nothing until the next event
-                self.standing[s] = self.planned[s] if s in (o for _r, o in asked) else _IDLE
+                self.standing[s] = self.planned[s] if s in told else _IDLE
             if s in before:
                 now = self.ev[s.home, r.arrival - self.first]
                 self.ev[s.home, r.arrival - self.first] = lag * before[s] + (1 - lag) * now
