@@ -2,17 +2,21 @@
 
     .venv/bin/python -m bench.coordination_gap [--region cn] [--homes 200] [--days 7]
                                                [--seed 1] [--workers 2]
-                                               [--settings perfect,history,study,metered,resolved,
-                                                           live,live1min,unexpected]
+                                               [--settings perfect,history,study,foresight,
+                                                           metered,resolved,live,live1min,
+                                                           unexpected]
                                                [--plans optimizer|envelope]
+                                               [--non-response SHARE]
 
 For each night, on the street's actual load, the peak (kW) of:
 - `optimum`: the joint optimum (perfect foresight, minimum power relaxed);
 - for each coordinator setting, `perfect` (perfect forecast, every session and need
   known at noon), `history` (the history forecast, the same) and `study` (the
   study's default: history forecast, cars heard of when they plug in, needs
-  estimated from past sessions), `metered` (the study's default solved again every slot
-  on the metered load, the last error carried forward: `--feedback metered`),
+  estimated from past sessions), `foresight` (the study's default with a perfect
+  forecast of the street's load: what the forecast alone costs), `metered` (the study's
+  default solved again every slot on the metered load, the last error carried forward:
+  `--feedback metered`),
   `resolved` (the same with no error carried forward, decay 0: `--decay 0`), `live`
   (the study's default solved again every slot on the slot itself read at its start:
   `--feedback live`), `live1min` (the same followed a minute into the slot: `--latency
@@ -22,11 +26,12 @@ For each night, on the street's actual load, the peak (kW) of:
     chargeable), before any home plans: the forecast's share of the gap;
   - `plans(f)`: the homes' plans within their envelopes, before the repair pass;
   - `final(f)`: after the repair pass (sessions that fell short planned once more).
-Then the gap of each to the optimum (%), and the whole study's; and, at each
-night's peak slot of `plans(perfect)`, the homes' power above their shares split
-into the slots whose envelope was raised to the charger's minimum (share above 0
-and below the minimum) and the others (where the envelope is the share rounded up
-to 1 W, so a plan can only be below it).
+With `--non-response` the same share of homes is silent in every setting and in the
+optimum (they charge by their local default). Then the gap of each to the optimum (%),
+and the whole study's; and, at each night's peak slot of `plans(perfect)`, the homes'
+power above their shares split into the slots whose envelope was raised to the
+charger's minimum (share above 0 and below the minimum) and the others (where the
+envelope is the share rounded up to 1 W, so a plan can only be below it).
 """
 
 from __future__ import annotations
@@ -102,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--settings", default="perfect,history,study,metered")
     parser.add_argument(
+        "--non-response", type=float, default=0.0, help="share of homes that do not respond"
+    )
+    parser.add_argument(
         "--plans", choices=("optimizer", "envelope"), default="optimizer", help="how homes plan"
     )
     args = parser.parse_args(argv)
@@ -112,13 +120,15 @@ def main(argv: list[str] | None = None) -> int:
         EnvelopeBackend() if args.plans == "envelope" else open_backend("process", args.workers)
     )
     with contextlib.closing(opened) as backend:
-        columns["optimum"] = _peaks(street, joint_optimum(fleet, backend), fleet.days)
+        silent = Coordination(non_response=args.non_response)
+        columns["optimum"] = _peaks(street, joint_optimum(fleet, backend, None, silent), fleet.days)
         repaired, raised_rows = {}, []
-        study = StudyOptions(args.region).coordination
+        study = StudyOptions(args.region, non_response=args.non_response).coordination
         every = {
-            "perfect": Coordination("perfect"),
-            "history": Coordination("history"),
+            "perfect": replace(silent, forecast="perfect"),
+            "history": replace(silent, forecast="history"),
             "study": study,
+            "foresight": replace(study, forecast="perfect"),
             "metered": replace(study, feedback="metered", decay=None),
             "resolved": replace(study, feedback="metered", decay=0.0),
             "live": replace(study, feedback="live"),
@@ -138,12 +148,14 @@ def main(argv: list[str] | None = None) -> int:
             if forecast == "perfect":
                 raised_rows = _attribution(fleet, outcome.joint_ev, outcome.planned_ev)
     print(f"{args.region}, {args.homes} homes, {len(fleet.owners)} EVs, seed {args.seed}: peak kW")
-    print("night " + "".join(f"{name:>15}" for name in columns))
+    width = {name: max(15, len(name) + 2) for name in columns}  # names never run together
+    print("night " + "".join(f"{name:>{width[name]}}" for name in columns))
     for night in range(fleet.days):
-        print(f"{night:>5} " + "".join(f"{c[night]:>15.1f}" for c in columns.values()))
+        print(f"{night:>5} " + "".join(f"{c[night]:>{width[n]}.1f}" for n, c in columns.items()))
     best = max(columns["optimum"])
-    print("study " + "".join(f"{max(c):>15.1f}" for c in columns.values()))
-    print("gap % " + "".join(f"{100 * (max(c) / best - 1):>15.1f}" for c in columns.values()))
+    print("study " + "".join(f"{max(c):>{width[n]}.1f}" for n, c in columns.items()))
+    gaps = {n: 100 * (max(c) / best - 1) for n, c in columns.items()}
+    print("gap % " + "".join(f"{g:>{width[n]}.1f}" for n, g in gaps.items()))
     print(f"sessions repaired: {repaired}; sessions {len(fleet.sessions)}; plans made {plans}")
     last = list(settings)[-1]
     print(f"the coordinated peak's night ({last}): {int(np.argmax(columns[f'final({last})']))}")
