@@ -70,9 +70,11 @@ plan.
 
 Needs (`Coordination.needs`): `reported` (the home's need, from its car's state of
 charge) or `history`: the mean of the home's last 8 needs,
-the first nights' missing ones taken as a prior; a home whose plan within its
-envelope falls short says so (its plan's shortfall), and the aggregator solves
-again at once with the needs of the homes that planned.
+the first nights' missing ones taken as a prior, until the home plans: a home that
+plans tells its car's state (as a plan-v1 request carries it), so its need is known
+from then on and a guess too high holds no room at the next event; a home whose plan
+within its envelope falls short says so (its plan's shortfall), and the aggregator
+solves again at once.
 
 Cost: one LP per night (a few thousand variables for a few hundred homes),
 one plan per responding EV home (plus repairs); nights and transformers are
@@ -752,9 +754,9 @@ def coordinate(
     are metered), and the homes are sent their envelopes. A home that draws nothing
     before the next event under its envelope is planned at a later one (its plan could
     draw nothing meanwhile either way); at the night's last event every home plugged in
-    plans. With estimated needs, a home whose plan falls short of its need says so (its
-    plan's shortfall): the aggregator then knows its need, solves again at once and
-    sends new envelopes."""
+    plans. With estimated needs, a home's need is known once it has planned; a home whose
+    plan falls short of its need says so (its plan's shortfall): the aggregator then
+    solves again at once and sends new envelopes."""
     cfg = config or Coordination()
     street = fleet.street_kw if actual_street_kw is None else actual_street_kw
     silent = fleet.silent(cfg.non_response)
@@ -871,11 +873,16 @@ class _Night:
         plan, rest = self._solve(at, plugged, expected)
         standing = dict(self.standing)  # what the chargers were told before this slot
         asked = self._ask(plan, rest, until, last, standing)
-        if self.cfg.needs == "history" and any(_short(self.fleet, r, p) for r, _s, p in asked):
-            # The homes that fell short said so (their plans' shortfall), and every home
-            # that planned told its car's state: their needs are known now.
-            for _r, s, _p in asked:
-                self.need[s] = s.need_kwh
+        if self.cfg.needs == "reported":
+            return plan
+        # Every home that planned told its car's state (a plan-v1 request carries it): its
+        # need is known from now on, so a need guessed too high holds no room at the next
+        # event. The homes that fell short said so (their plans' shortfall): solved again
+        # at once.
+        short = any(_short(self.fleet, r, p) for r, _s, p in asked)
+        for _r, s, _p in asked:
+            self.need[s] = s.need_kwh
+        if short:
             plan, rest = self._solve(at, plugged, expected)
             self._ask(plan, rest, until, last, standing)
         return plan

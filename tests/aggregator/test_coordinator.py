@@ -282,6 +282,32 @@ def test_a_need_estimated_too_low_is_corrected_by_the_homes_shortfall(
     assert outcome.repaired == 0
 
 
+def test_a_need_estimated_too_high_holds_no_room_once_the_home_has_planned() -> None:
+    # Both cars are expected to need 19.98 kWh (the prior; 22.2 kWh from the grid). Car A
+    # (22:00-02:00) needs 6.66 (7.4 from the grid): within its 5.55 kW envelope its plan
+    # draws 1.85 kW flat, and the planning tells the aggregator its car's state. Car B
+    # (23:00-06:00) needs the 19.98 expected. At 23:00, with A's need known, 5.55 + 22.2
+    # kWh from the grid are left over 7 h: 2 + 27.75 / 7 = 5.964 kW flat from 23:00 (A
+    # 1.85 kW to 02:00, B 2.114 kW then 3.964 kW). Held at the guess, A still seemed to
+    # need 20.35 kWh in 3 h: B was kept out until 02:00 and drew 22.2 / 4 = 5.55 kW,
+    # 7.55 kW on the feeder. (The joint optimum, minimum power relaxed: 5.7 kW flat.)
+    cars = [
+        HandSetCar(arrival="22:00", departure="02:00", need_kwh=6.66),
+        HandSetCar(arrival="23:00", departure="06:00", need_kwh=19.98),
+    ]
+    fleet = hand_set_fleet(cars, base_kw=1.0)
+    config = Coordination("perfect", arrivals="online", needs="history", need_prior_kwh=19.98)
+    outcome = coordinate(fleet, SERIAL, config=config)
+    load = feeder_kw(fleet, outcome.ev)
+    assert outcome.ev[0, at("22:00") : at("02:00")] == pytest.approx(np.full(16, 1.85), abs=1e-3)
+    assert load[at("23:00") : at("06:00")] == pytest.approx(np.full(28, 2 + 27.75 / 7), abs=2e-3)
+    assert outcome.ev[1, at("23:00") : at("02:00")] == pytest.approx(
+        np.full(12, 27.75 / 7 - 1.85), abs=2e-3
+    )
+    assert measure(fleet, "c", outcome.ev).not_delivered_kwh == pytest.approx(0.0, abs=0.01)
+    assert feeder_kw(fleet, joint_optimum(fleet, SERIAL)).max() == pytest.approx(5.7, abs=1e-3)
+
+
 def test_an_estimate_beyond_what_is_left_of_the_window_is_cut_to_it() -> None:
     # The aggregator expects 40 kWh of a 3.7 kW car that needs 13.32; when a second car
     # plugs in at 23:00, the first has drawn little and 40 kWh no longer fit in 23:00-07:00
