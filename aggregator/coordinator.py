@@ -753,7 +753,8 @@ def coordinate(
     model is solved from that slot on for what the sessions still need (the slots before
     are metered), and the homes are sent their envelopes. A home that draws nothing
     before the next event under its envelope is planned at a later one (its plan could
-    draw nothing meanwhile either way); at the night's last event every home plugged in
+    draw nothing meanwhile either way; with estimated needs only once it has planned, as
+    its real need may draw at once); at the night's last event every home plugged in
     plans. With estimated needs, a home's need is known once it has planned; a home whose
     plan falls short of its need says so (its plan's shortfall): the aggregator then
     solves again at once and sends new envelopes."""
@@ -1008,7 +1009,11 @@ class _Night:
                 kept.add(s)
                 continue
             soon = plan.power[row][: until - r.arrival]
-            if not last and not (soon > MIN_SHARE_KW).any():
+            # With estimated needs a home that has not planned yet plans now: its share is
+            # built on a guess, so that it draws nothing before the next event says nothing
+            # of what its real need draws (a guess too low left idle for hours).
+            unknown = self.cfg.needs == "history" and s not in self.planned
+            if not last and not unknown and not (soon > MIN_SHARE_KW).any():
                 continue
             truth = replace(r, need_kwh=max(0.0, s.need_kwh - self.delivered(s, r.arrival)))
             limits = envelope(self.fleet, truth, plan.power[row])
