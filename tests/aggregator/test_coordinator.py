@@ -27,14 +27,9 @@ from aggregator.plan_requests import Request
 from aggregator.population import ArrivalPrior
 from aggregator.sources import Array
 from aggregator.strategies import evflex_local
+from tests.aggregator.helpers import SERIAL, at
 
-SERIAL = SerialBackend()
 NEED = 7.4 * 2 * 0.9  # 13.32 kWh into the battery, 14.8 kWh from the grid
-
-
-def at(hhmm: str) -> int:
-    hours, minutes = (int(x) for x in hhmm.split(":"))
-    return ((hours - 12) % 24) * 4 + minutes // 15
 
 
 VALLEY = slice(at("22:00"), at("06:00"))

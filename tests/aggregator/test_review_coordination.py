@@ -16,7 +16,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aggregator import FleetError, HandSetCar, hand_set_fleet
-from aggregator.backends import SerialBackend
 from aggregator.cli import _decay, main
 from aggregator.coordinator import (
     MIN_SHARE_KW,
@@ -29,15 +28,10 @@ from aggregator.coordinator import (
 from aggregator.metrics import feeder_kw
 from aggregator.population import ArrivalPrior, Fleet, arrival_prior
 from aggregator.sources import Array
+from tests.aggregator.helpers import SERIAL, at
 
-SERIAL = SerialBackend()
 CHARGERS = ("1ph-7.4", "1ph-3.7", "3ph-11")
 LIMITS = {"1ph-7.4": (1.4, 7.4), "1ph-3.7": (1.4, 3.7), "3ph-11": (4.1, 11.0)}
-
-
-def at(hhmm: str) -> int:
-    hours, minutes = (int(x) for x in hhmm.split(":"))
-    return ((hours - 12) % 24) * 4 + minutes // 15
 
 
 def _prior_at(arrival: str, departure: str, plug_in: float = 1.0) -> ArrivalPrior:

@@ -10,21 +10,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator import HandSetCar, hand_set_fleet
-from aggregator.backends import SerialBackend
+from aggregator import Fleet, HandSetCar, hand_set_fleet
 from aggregator.coordinator import Coordination, coordinate, delivered_kwh, joint_optimum
 from aggregator.metrics import feeder_kw, measure
-
-SERIAL = SerialBackend()
-
-
-def at(hhmm: str) -> int:
-    hours, minutes = (int(x) for x in hhmm.split(":"))
-    return ((hours - 12) % 24) * 4 + minutes // 15
+from tests.aggregator.helpers import SERIAL, at
 
 
 def _history(prior: float, **kwargs: object) -> Coordination:
-    return Coordination("perfect", needs="history", need_prior_kwh=prior, **kwargs)  # type: ignore[arg-type]
+    """Perfect forecast, needs guessed from `prior` (or `needs="reported"` to compare)."""
+    options: dict[str, object] = {"needs": "history", **kwargs}
+    return Coordination("perfect", need_prior_kwh=prior, **options)  # type: ignore[arg-type]
+
+
+def _a_then_b(days: int = 1) -> Fleet:
+    """A (22:00-06:00) needs 6.66 kWh; B plugs in at 23:00 (to 06:00) and needs 19.98."""
+    cars = [
+        HandSetCar(arrival="22:00", departure="06:00", need_kwh=6.66),
+        HandSetCar(arrival="23:00", departure="06:00", need_kwh=19.98),
+    ]
+    return hand_set_fleet(cars, base_kw=1.0, days=days)
 
 
 # --- a guess too high where no later event comes ------------------------------------------
@@ -68,11 +72,7 @@ def test_a_need_guessed_too_high_at_a_later_event_with_another_car() -> None:
     # within the envelope later in the night (nothing before 23:00) and tells its need. At
     # 23:00 A's need is known, nothing drawn: 7.4 + 22.2 = 29.6 kWh over 7 h, 2 + 29.6 / 7 =
     # 6.229 kW flat from 23:00 (the joint optimum: 2 + 29.6 / 8 = 5.7, A from 22:00).
-    cars = [
-        HandSetCar(arrival="22:00", departure="06:00", need_kwh=6.66),
-        HandSetCar(arrival="23:00", departure="06:00", need_kwh=19.98),
-    ]
-    fleet = hand_set_fleet(cars, base_kw=1.0)
+    fleet = _a_then_b()
     outcome = coordinate(fleet, SERIAL, config=_history(19.98, arrivals="online"))
     load = feeder_kw(fleet, outcome.ev)
     assert outcome.ev[0, at("22:00") : at("23:00")].sum() == 0.0
@@ -86,7 +86,10 @@ def test_a_need_guessed_too_high_at_a_later_event_with_another_car() -> None:
 # --- the repair pass and the slots already past ---------------------------------------------
 
 
-def test_a_car_guessed_too_low_plans_at_its_plug_in_not_when_its_share_starts() -> None:
+@pytest.mark.parametrize("needs", ["history", "reported"])
+def test_a_car_guessed_too_low_plans_at_its_plug_in_not_when_its_share_starts(
+    needs: str,
+) -> None:
     # A (18:00-02:00) needs 40 kWh, guessed 5: its 5.56 kWh from the grid fit the valley
     # 22:00-02:00, so at 18:00 its share draws nothing before the next event (B at 21:00).
     # Not asked then, A was told to draw nothing and first planned at 21:00, when 21:00-02:00
@@ -95,33 +98,19 @@ def test_a_car_guessed_too_low_plans_at_its_plug_in_not_when_its_share_starts() 
     # 6.73 kWh short in truth). Planning at its plug-in, A falls short of its 5 kWh envelope,
     # says so, and is planned again at once for its 40: it draws from 18:00 (the valley
     # 22:00-02:00 holds 29.6 of its 44.4 kWh from the grid) and its plans deliver 39.97, as
-    # reported below.
+    # with the need reported (the model then asks A at 18:00 for peak-price slots at once).
     cars = [
         HandSetCar(arrival="18:00", departure="02:00", need_kwh=40.0),
         HandSetCar(arrival="21:00", departure="06:00", need_kwh=5.0),
     ]
     fleet = hand_set_fleet(cars, base_kw=1.0)
-    outcome = coordinate(fleet, SERIAL, config=_history(5.0, arrivals="online"))
+    config = _history(5.0, arrivals="online", needs=needs)
+    outcome = coordinate(fleet, SERIAL, config=config)
     assert outcome.planned_ev is not None
     assert delivered_kwh(fleet, outcome.planned_ev, fleet.sessions[0]) == pytest.approx(
         40.0, abs=0.05
     )
     assert outcome.planned_ev[0, at("18:00") : at("21:00")].sum() > 0
-
-
-def test_reported_the_same_car_draws_from_its_plug_in() -> None:
-    # Reported: 40 kWh is 44.4 from the grid; the valley 22:00-02:00 holds 29.6, so A draws
-    # peak-price slots from 18:00 on and is asked at 18:00: 40 kWh delivered.
-    cars = [
-        HandSetCar(arrival="18:00", departure="02:00", need_kwh=40.0),
-        HandSetCar(arrival="21:00", departure="06:00", need_kwh=5.0),
-    ]
-    fleet = hand_set_fleet(cars, base_kw=1.0)
-    outcome = coordinate(fleet, SERIAL, config=Coordination("perfect", arrivals="online"))
-    assert outcome.planned_ev is not None
-    assert delivered_kwh(fleet, outcome.planned_ev, fleet.sessions[0]) == pytest.approx(
-        40.0, abs=0.05
-    )
 
 
 @pytest.mark.parametrize("needs", ["history", "reported"])
@@ -141,13 +130,7 @@ def test_a_need_guessed_too_low_is_learnt_when_the_car_plugs_in_with_metered_fee
         HandSetCar(arrival="18:00", departure="06:00", need_kwh=1.0),
     ]
     fleet = hand_set_fleet(cars, base_kw=1.0, rating_kw=40.0)
-    config = Coordination(
-        "perfect",
-        arrivals="online",
-        needs=needs,  # type: ignore[arg-type]
-        need_prior_kwh=2.0,
-        feedback="metered",
-    )
+    config = _history(2.0, arrivals="online", needs=needs, feedback="metered")
     outcome = coordinate(fleet, SERIAL, config=config)
     assert outcome.planned_ev is not None
     b = fleet.sessions[1]
@@ -179,11 +162,7 @@ def test_the_second_night_guesses_from_the_first_nights_real_needs() -> None:
     # within that envelope draws 1.85 kW at 22:30 and 22:45 (0.925 kWh); at 23:00 6.475 +
     # 22.2 kWh are left over 7 h: 2 + 28.675 / 7 = 6.096 kW. Each need delivered, never
     # more, nothing drawn outside a window.
-    cars = [
-        HandSetCar(arrival="22:00", departure="06:00", need_kwh=6.66),
-        HandSetCar(arrival="23:00", departure="06:00", need_kwh=19.98),
-    ]
-    fleet = hand_set_fleet(cars, base_kw=1.0, days=2)
+    fleet = _a_then_b(days=2)
     outcome = coordinate(fleet, SERIAL, config=_history(19.98, arrivals="online"))
     inside = np.zeros_like(outcome.ev, dtype=bool)
     for s in fleet.sessions:
