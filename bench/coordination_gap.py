@@ -120,13 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         EnvelopeBackend() if args.plans == "envelope" else open_backend("process", args.workers)
     )
     with contextlib.closing(opened) as backend:
-        silent = Coordination(non_response=args.non_response)
-        columns["optimum"] = _peaks(street, joint_optimum(fleet, backend, None, silent), fleet.days)
+        # The same silent homes (charging by their local default) in the optimum and everywhere.
+        base = Coordination(non_response=args.non_response)
+        columns["optimum"] = _peaks(street, joint_optimum(fleet, backend, None, base), fleet.days)
         repaired, raised_rows = {}, []
         study = StudyOptions(args.region, non_response=args.non_response).coordination
         every = {
-            "perfect": replace(silent, forecast="perfect"),
-            "history": replace(silent, forecast="history"),
+            "perfect": replace(base, forecast="perfect"),
+            "history": replace(base, forecast="history"),
             "study": study,
             "foresight": replace(study, forecast="perfect"),
             "metered": replace(study, feedback="metered", decay=None),
