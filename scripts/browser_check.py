@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 # The README's screenshots; scripts/test writes them elsewhere (EVFLEX_SCREENSHOTS) so that
@@ -71,6 +72,15 @@ def _chart(page: Page) -> dict[str, Any]:
     return result
 
 
+def _attributes(page: Page, entity: str) -> dict[str, Any]:
+    """The plan sensor's attributes as the frontend has them."""
+    attributes: dict[str, Any] = page.evaluate(
+        "entity => document.querySelector('home-assistant').hass.states[entity].attributes",
+        entity,
+    )
+    return attributes
+
+
 def _slots(page: Page, entity: str) -> list[dict[str, Any]]:
     """The plan's slots as the sensor carries them (start, ev_kw, grid_kw, import_price...)."""
     slots: list[dict[str, Any]] = page.evaluate(
@@ -106,11 +116,32 @@ def _price_check(slots: list[dict[str, Any]], departure: str) -> tuple[float, fl
     return cost / energy, cheapest, low, high
 
 
-def check(url: str, user: str, password: str, entity: str) -> None:
+def _target_check(attributes: dict[str, Any]) -> tuple[float | None, float]:
+    """(the plan's state of charge at the departure, the target): the soc_pct of the last
+    slot that ends by the departure (None: no slot does)."""
+    leave = datetime.fromisoformat(attributes["departure"])
+    before = [
+        s for s in attributes["slots"] if datetime.fromisoformat(s["end"] or s["start"]) <= leave
+    ]
+    reached = float(before[-1]["soc_pct"]) if before else None
+    return reached, float(attributes["target_soc"])
+
+
+def _page(browser: Browser, clock_offset: float, **options: Any) -> Page:
+    """A new page whose clock (Date.now) runs `clock_offset` seconds ahead of this machine's,
+    as Home Assistant's does when it runs under faketime (scripts/demo-hours): the card
+    draws the slots from "now" on."""
+    page = browser.new_page(**options)
+    if clock_offset:
+        page.clock.install(time=time.time() + clock_offset)
+    return page
+
+
+def check(url: str, user: str, password: str, entity: str, clock_offset: float = 0.0) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = _page(browser, clock_offset, viewport={"width": 1280, "height": 900})
         _login(page, url, user, password)
         before = _chart(page)
         assert before["bars"], "the chart draws no planned charging"
@@ -127,6 +158,14 @@ def check(url: str, user: str, password: str, entity: str) -> None:
             f" (tariff {low}..{high})"
         )
         print(f"  departure marker at {before['departure']}; {before['summary']}")
+        attributes = _attributes(page, entity)
+        reached, target = _target_check(attributes)
+        met = reached is not None and reached >= target - 1e-6
+        print(
+            f"  plan {attributes['status']} at {attributes['planned_at']}:"
+            f" {reached}% at the departure, target {target}%"
+            f" ({'met' if met else 'NOT met'})"
+        )
         page.wait_for_timeout(1500)
         page.screenshot(path=str(SHOTS / "dashboard.png"), full_page=True)
         page.locator(CARD).first.screenshot(path=str(SHOTS / "plan-card.png"))
@@ -160,7 +199,9 @@ def check(url: str, user: str, password: str, entity: str) -> None:
         page.locator(CARD).first.screenshot(path=str(SHOTS / "plan-card-changed.png"))
 
         # A phone, in the dark theme.
-        phone = browser.new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+        phone = _page(
+            browser, clock_offset, viewport={"width": 390, "height": 844}, color_scheme="dark"
+        )
         _login(phone, url, user, password)
         _chart(phone)
         phone.wait_for_timeout(1500)
@@ -174,9 +215,15 @@ if __name__ == "__main__":
     parser.add_argument("--user", default="demo")
     parser.add_argument("--password", default="evflex-demo")
     parser.add_argument("--entity", default="sensor.demo_home_plan_status")
+    parser.add_argument(
+        "--clock-offset",
+        type=float,
+        default=0.0,
+        help="seconds the browser's clock runs ahead (Home Assistant under faketime)",
+    )
     args = parser.parse_args()
     try:
-        check(args.url, args.user, args.password, args.entity)
+        check(args.url, args.user, args.password, args.entity, args.clock_offset)
     except AssertionError as err:
         print(f"browser test FAILED: {err}", file=sys.stderr)
         sys.exit(1)
