@@ -20,13 +20,12 @@ The joint model (a linear programme, solved by HiGHS through scipy), per night:
      margin cannot be kept
      that way: then the rating comes first and the cost is the least total;
   2. the night's peak P = max_t (f[t] + sum_i p[i, t]): P* is the joint optimum;
-  3. the load below P* as flat as it can be (valley filling): the sum over
-     slots and levels L_k (20 steps up to P*) of max(0, load[t] - L_k), a
-     convex piecewise-linear stand-in for the sum of squares;
-  4. each home's share as even as it can be: the least total variation
+  3. each home's share as even as it can be, under P*: the least total variation
      sum_t |p[i, t] - p[i, t - 1]| (0 outside its window), which is at least
      twice the home's own peak: a share is a few steady powers, seldom below
-     the charger's minimum.
+     the charger's minimum. The load below P* is not filled flat: on the study's
+     streets a flat fill on the forecast put more slots at the level, where the
+     forecast's error lifts the real peak (docs/fleet-study.md, Method).
 - The chargers' minimum power (0 or between min and max) is relaxed: the
   joint optimum is a lower bound of any plan that keeps it.
 
@@ -105,7 +104,6 @@ from aggregator.regions import ChargerType
 from aggregator.sources import SLOTS_PER_DAY, Array
 
 SHORT_KWH = 0.01  # a session missing more than this is short
-LEVELS = 20  # valley-filling steps below the peak
 LIMIT_STEP_KW = 0.001  # envelopes are rounded up to 1 W
 COST_TOLERANCE = 1e-7
 MIN_SHARE_KW = 1e-6  # a share below this is no charging
@@ -127,7 +125,6 @@ NEEDS: tuple[Needs, ...] = ("reported", "history")
 Feedback = Literal["none", "metered", "live"]
 FEEDBACKS: tuple[Feedback, ...] = ("none", "metered", "live")
 REPLAN_KW = 0.05  # a home whose share now is within this of its plan's power keeps its plan
-FINE_STEP_KW = 0.5  # metered feedback: the valley-filling levels' step just below P*
 STAY_WEIGHT = 4.0  # a kW moved from the share sent before weighs 4 kW of variation
 ACF_LAGS = 16  # slots (4 h) of the history's error autocorrelation the decay is fitted to
 SLOT_MINUTES = 15
@@ -257,10 +254,9 @@ def joint_night(
         None,
     )
     sunny = np.flatnonzero(surplus > MIN_SHARE_KW)
-    # Variables: p (n_p), P (1), z (n_t x LEVELS), g (the grid part of p where sunny).
-    n_z = n_t * LEVELS
+    # Variables: p (n_p), P (1), g (the grid part of p where sunny).
     n_g = len(sunny)
-    n_var = n_p + 1 + n_z + n_g
+    n_var = n_p + 1 + n_g
     a_eq = sparse.csr_matrix(
         (HOURS_PER_SLOT * eff[rows_s], (rows_s, col)), shape=(len(sessions), n_var)
     )
@@ -269,7 +265,7 @@ def joint_night(
         [
             sparse.csr_matrix((np.ones(n_p), (slot_of, col)), shape=(n_t, n_p)),
             sparse.csr_matrix(-np.ones((n_t, 1))),
-            sparse.csr_matrix((n_t, n_z + n_g)),
+            sparse.csr_matrix((n_t, n_g)),
         ]
     ).tocsr()
     # Cost: price x p where no surplus; export x p + (price - export) x g where sunny, with
@@ -280,7 +276,7 @@ def joint_night(
     cost = sparse.hstack(
         [
             sparse.csr_matrix((cost_row, (rows_s, col)), shape=(len(sessions), n_p)),
-            sparse.csr_matrix((len(sessions), 1 + n_z)),
+            sparse.csr_matrix((len(sessions), 1)),
             sparse.csr_matrix(
                 (g_cost, (rows_s[sunny], np.arange(n_g))), shape=(len(sessions), n_g)
             ),
@@ -289,7 +285,7 @@ def joint_night(
     grid_part = sparse.csr_matrix(
         (
             np.r_[np.ones(n_g), -np.ones(n_g)],
-            (np.r_[np.arange(n_g), np.arange(n_g)], np.r_[sunny, n_p + 1 + n_z + np.arange(n_g)]),
+            (np.r_[np.arange(n_g), np.arange(n_g)], np.r_[sunny, n_p + 1 + np.arange(n_g)]),
         ),
         shape=(n_g, n_var),
     )
@@ -307,7 +303,7 @@ def joint_night(
         ]
     )
     cost_cap = c_star * (1 + COST_TOLERANCE) + COST_TOLERANCE
-    bounds = [(0.0, u) for u in upper] + [(None, None)] + [(0.0, None)] * (n_z + n_g)
+    bounds = [(0.0, u) for u in upper] + [(None, None)] + [(0.0, None)] * n_g
     minus_f = -expected_kw
 
     def solve(
@@ -354,26 +350,14 @@ def joint_night(
             )
             fixed_rows = [total, grid_part]
             fixed_b = [np.array([least * (1 + COST_TOLERANCE) + 1e-9]), grid_b]
-    # Stage 3: flat below P*: z[t, k] >= load[t] - L_k.
-    low = float(expected_kw.min())
-    levels = low + (p_star - low) * np.arange(LEVELS) / LEVELS
-    if previous is not None:
-        # Solved again every slot, the model must see a correction of a few kW under P*
-        # (which the metered past may have set): half the levels 0.5 kW apart below it.
-        coarse = low + (p_star - low) * np.arange(LEVELS // 2) / (LEVELS // 2)
-        fine = p_star - FINE_STEP_KW * np.arange(1, LEVELS - LEVELS // 2 + 1)
-        levels = np.sort(np.r_[coarse, np.maximum(fine, low)])
-    fill = _fill_rows(peak, n_p, n_t, levels, n_g)
+    # Stage 3: each home's share as even as it can be (its plan's own preference), under P*.
     capped_a, capped_b = _cap_peak(peak, n_p, p_star + PEAK_TOLERANCE_KW)
-    a_ub = sparse.vstack([capped_a, fill, *fixed_rows]).tocsr()
-    b_ub = np.r_[capped_b + minus_f, np.repeat(minus_f, LEVELS) - np.tile(levels, n_t), *fixed_b]
-    flat_obj = np.r_[np.zeros(n_p + 1), np.ones(n_z), np.zeros(n_g)]
-    x, flat = solve(flat_obj, a_ub, b_ub, "valley filling")
-    # Stage 4: each home's share as even as it can be (its plan's own preference).
+    a_ub = sparse.vstack([capped_a, *fixed_rows]).tocsr()
+    b_ub = np.r_[capped_b + minus_f, *fixed_b]
     before = None
     if previous is not None:
         before = np.array([previous[r][t - (sessions[r].arrival - first)] for r, t in columns])
-    x = _gentle(solve, a_ub, b_ub, flat_obj, flat, rows_s, n_var, before)
+    x = _gentle(solve, a_ub, b_ub, rows_s, n_var, before)
     out = NightPlan(night, p_star, costs_kept=costs_kept)
     power = np.clip(x[:n_p], 0.0, None)
     for row, s in enumerate(sessions):
@@ -388,15 +372,13 @@ def _gentle(
     solve: Any,
     a_ub: sparse.csr_matrix,
     b_ub: Array,
-    flat_obj: Array,
-    flat: float,
     rows_s: Array,
     n_var: int,
     before: Array | None = None,
 ) -> Array:
     """Minimise every session's total variation, sum_t |p[i, t] - p[i, t - 1]| with p = 0
-    outside its window, the flatness kept: each home's share as even as it can be (at least
-    twice its own peak), so seldom below its charger's minimum. With `before` (each
+    outside its window, the peak and the costs kept: each home's share as even as it can be
+    (at least twice its own peak), so seldom below its charger's minimum. With `before` (each
     column's share sent before), also STAY_WEIGHT x sum |p - before|: a share moves only
     where the new forecast needs it to, so few homes plan again. Extra variables: d (the
     variation of each pair of neighbouring slots) and, with `before`, u (each move)."""
@@ -406,7 +388,6 @@ def _gentle(
     n_u = 0 if before is None else n_p
     n_x = n_d + n_u
     wide = sparse.hstack([a_ub, sparse.csr_matrix((a_ub.shape[0], n_x))]).tocsr()
-    keep = sparse.csr_matrix(np.r_[flat_obj, np.zeros(n_x)][None, :])
     k = np.array(pairs, dtype=int)
     d = np.arange(n_d)
     u = np.arange(n_u)
@@ -430,8 +411,8 @@ def _gentle(
     starts = np.r_[True, rows_s[1:] != rows_s[:-1]]
     ends = np.r_[rows_s[1:] != rows_s[:-1], True]
     edges[:n_p] = starts.astype(float) + ends.astype(float)
-    rows = [wide, keep, diff(1.0), diff(-1.0)]
-    bounds: list[Array] = [b_ub, np.array([flat * (1 + COST_TOLERANCE) + 1e-6]), np.zeros(2 * n_d)]
+    rows = [wide, diff(1.0), diff(-1.0)]
+    bounds: list[Array] = [b_ub, np.zeros(2 * n_d)]
     what = "each home's variation"
     if before is not None:
         rows += [move(1.0), move(-1.0)]
@@ -454,26 +435,6 @@ def _cap_peak(peak: sparse.csr_matrix, n_p: int, level: float) -> tuple[sparse.c
     a[:, n_p] = 0.0
     n_t = peak.shape[0]
     return a.tocsr(), np.full(n_t, level)
-
-
-def _fill_rows(
-    peak: sparse.csr_matrix, n_p: int, n_t: int, levels: Array, n_g: int = 0
-) -> sparse.csr_matrix:
-    """Rows sum_i p[i, t] - z[t, k] <= L_k - f[t], for every slot t and level k."""
-    base = peak[:, :n_p]
-    blocks = []
-    n_z = n_t * len(levels)
-    for k in range(len(levels)):
-        z = sparse.csr_matrix(
-            (-np.ones(n_t), (np.arange(n_t), np.arange(n_t) * len(levels) + k)), shape=(n_t, n_z)
-        )
-        blocks.append(
-            sparse.hstack([base, sparse.csr_matrix((n_t, 1)), z, sparse.csr_matrix((n_t, n_g))])
-        )
-    stacked = sparse.vstack(blocks).tocsr()
-    # Reorder to slot-major (t, k) so the right-hand side is repeat(-f) - tile(levels).
-    order = np.arange(n_t * len(levels)).reshape(len(levels), n_t).T.ravel()
-    return stacked[order]
 
 
 def expected_street_kw(fleet: Fleet, config: Coordination, night: int, metered: Array) -> Array:

@@ -74,6 +74,23 @@ def test_when_the_cheap_hours_cannot_carry_it_the_rating_comes_before_the_bill()
     assert total.sum() * 0.25 == pytest.approx(59.2)
 
 
+def test_below_the_peak_the_share_is_even_and_the_valley_is_not_filled() -> None:
+    # One 7.4 kW car, 22:00-06:00, 14.8 kWh from the grid (1.85 kW over the 8 h), on a
+    # load of 1 kW with a bump to 3 kW at 02:00-03:00 and the evening's 21 kW at 18:00,
+    # which sets P* = 21. Under P* the least total variation is the share constant over
+    # its window (2 x its peak, the least there is): 1.85 kW all night, the bump at 4.85
+    # kW. Filling the valley instead would dip at the bump (a level of 3.1 kW); measured
+    # on the study's streets that made the coordinated peak higher (docs/fleet-study.md).
+    fleet = hand_set_fleet([HandSetCar("22:00", "06:00", need_kwh=NEED)], rating_kw=30.0)
+    expected = np.ones(96)
+    expected[at("18:00")] = 21.0
+    expected[at("02:00") : at("03:00")] = 3.0
+    night = joint_night(fleet, 0, fleet.sessions, expected, 30.0)
+    assert night.peak_kw == pytest.approx(21.0)
+    (share,) = night.power.values()
+    assert share == pytest.approx(np.full(32, 1.85), abs=1e-4)
+
+
 # --- the coordinated plan is the joint optimum ---------------------------------
 
 
