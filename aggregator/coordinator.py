@@ -811,6 +811,7 @@ class _Night:
         what the meters will read without them (slots before an event are known)."""
         events = self.events()
         plan = NightPlan(self.night, float(forecast.max()))
+        level = 0.0  # the highest level any solve of the night planned to
         for k, at in enumerate(events):
             until = events[k + 1] if k + 1 < len(events) else self.first + SLOTS_PER_DAY
             expected = forecast.copy()
@@ -826,7 +827,10 @@ class _Night:
                 ahead = np.arange(1, SLOTS_PER_DAY - seen)
                 expected[seen + 1 :] += error * self.decay**ahead
             plan = self.event(at, until, expected, last=k + 1 == len(events))
-        return plan
+            level = max(level, plan.peak_kw)
+        # A later solve's P* is the peak still to come (the cars gone by then are past):
+        # the night's is the highest.
+        return replace(plan, peak_kw=level) if events else plan
 
     def event(self, at: int, until: int, expected: Array, *, last: bool) -> NightPlan:
         plugged = [s for s in self.group if s.arrival <= at < s.departure]
