@@ -882,7 +882,7 @@ class _Night:
         model = expected
         if previous is not None and at > self.first:
             # The peak to come, not the night's so far: a metered slot above the plan does
-            # not lift the level the rest of the night is filled to (no ratchet).
+            # not lift the level the rest of the night is planned to (no ratchet).
             model = expected.copy()
             model[: at - self.first] = expected[at - self.first :].min()
         if previous is not None:
