@@ -181,6 +181,11 @@ def check(url: str, user: str, password: str, entity: str, clock_offset: float =
         attributes = _attributes(page, entity)
         reached, target = _target_check(attributes)
         met = reached is not None and reached >= target - 1e-6
+        # The card's summary promises the target only where the plan reaches it.
+        promise = f"{round(target)}% by"
+        if reached is not None and reached < target - 0.5:
+            promise = f"only {round(reached)}% of {round(target)}% by"
+        assert promise in before["summary"], (promise, before["summary"])
         print(
             f"  plan {attributes['status']} at {attributes['planned_at']}:"
             f" {reached}% at the departure, target {target}%"

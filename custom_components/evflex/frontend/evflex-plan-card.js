@@ -29,6 +29,7 @@ const STRINGS = {
     charging: "Charging {from}–{to}, {kwh} kWh",
     nocharge: "No charging planned",
     ready: "{soc}% by {time}",
+    short: "only {soc}% of {target}% by {time}",
     sources: { override: "one-off", calendar: "calendar", schedule: "schedule", daily: "daily time" },
   },
   "zh-Hans": {
@@ -47,6 +48,7 @@ const STRINGS = {
     charging: "充电 {from}–{to}，{kwh} kWh",
     nocharge: "无充电计划",
     ready: "{time} 前达到 {soc}%",
+    short: "{time} 前仅达到 {soc}%（目标 {target}%）",
     sources: { override: "单次", calendar: "日历", schedule: "每周计划", daily: "每日时间" },
   },
 };
@@ -200,7 +202,14 @@ class EvflexPlanCard extends HTMLElement {
     const departure = a.departure ? Date.parse(a.departure) : null;
     if (departure && a.target_soc !== null && a.target_soc !== undefined) {
       const source = t.sources[a.departure_source] || a.departure_source || "";
-      parts.push(fill(t.ready, { soc: Math.round(a.target_soc), time: fmt(departure) }) + (source ? ` (${source})` : ""));
+      // What the plan reaches by the departure: the last slot that ends by then. A plan
+      // short of its target says so rather than promising the target.
+      const by = (a.slots || []).filter((s) => Date.parse(s.end || s.start) <= departure && typeof s.soc_pct === "number");
+      const reached = by.length ? by[by.length - 1].soc_pct : null;
+      const line = reached !== null && reached < a.target_soc - 0.5
+        ? fill(t.short, { soc: Math.round(reached), target: Math.round(a.target_soc), time: fmt(departure) })
+        : fill(t.ready, { soc: Math.round(a.target_soc), time: fmt(departure) });
+      parts.push(line + (source ? ` (${source})` : ""));
     }
     summary.textContent = parts.join(" · ");
 
