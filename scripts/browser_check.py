@@ -81,15 +81,6 @@ def _attributes(page: Page, entity: str) -> dict[str, Any]:
     return attributes
 
 
-def _slots(page: Page, entity: str) -> list[dict[str, Any]]:
-    """The plan's slots as the sensor carries them (start, ev_kw, grid_kw, import_price...)."""
-    slots: list[dict[str, Any]] = page.evaluate(
-        "entity => document.querySelector('home-assistant').hass.states[entity].attributes.slots",
-        entity,
-    )
-    return slots
-
-
 # The demo home (scripts/demo_configure.py FLOW): 3 x 16 A x 230 V, a 10 kW import limit.
 CHARGER_KW = 11.04
 FUSE_KW = 10.0
@@ -171,14 +162,14 @@ def check(url: str, user: str, password: str, entity: str, clock_offset: float =
         assert before["departure"], "the chart has no departure marker"
         # No dearer than a timer set to the cheapest hours before the departure (1%: the
         # solver's and the sums' rounding; the grid-friendly spread stays within one price).
-        cost, timer, energy = price_check(_slots(page, entity), before["departure"])
+        attributes = _attributes(page, entity)
+        cost, timer, energy = price_check(attributes["slots"], before["departure"])
         assert cost <= timer * 1.01 + 1e-6, (cost, timer, energy)
         print(
             f"  chart: {len(before['bars'])} charging slots, {energy:.1f} kWh for"
             f" {cost:.2f} (the cheapest hours from the grid: {timer:.2f})"
         )
         print(f"  departure marker at {before['departure']}; {before['summary']}")
-        attributes = _attributes(page, entity)
         reached, target = _target_check(attributes)
         met = reached is not None and reached >= target - 1e-6
         # The card's summary promises the target only where the plan reaches it.

@@ -27,7 +27,7 @@ from aggregator.plan_requests import Request
 from aggregator.population import ArrivalPrior
 from aggregator.sources import Array
 from aggregator.strategies import evflex_local
-from tests.aggregator.helpers import SERIAL, at
+from tests.aggregator.helpers import SERIAL, at, bump_night
 
 NEED = 7.4 * 2 * 0.9  # 13.32 kWh into the battery, 14.8 kWh from the grid
 
@@ -81,10 +81,7 @@ def test_below_the_peak_the_share_is_even_and_the_valley_is_not_filled() -> None
     # its window (2 x its peak, the least there is): 1.85 kW all night, the bump at 4.85
     # kW. Filling the valley instead would dip at the bump (a level of 3.1 kW); measured
     # on the study's streets that made the coordinated peak higher (docs/fleet-study.md).
-    fleet = hand_set_fleet([HandSetCar("22:00", "06:00", need_kwh=NEED)], rating_kw=30.0)
-    expected = np.ones(96)
-    expected[at("18:00")] = 21.0
-    expected[at("02:00") : at("03:00")] = 3.0
+    fleet, expected = bump_night()
     night = joint_night(fleet, 0, fleet.sessions, expected, 30.0)
     assert night.peak_kw == pytest.approx(21.0)
     (share,) = night.power.values()

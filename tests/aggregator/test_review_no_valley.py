@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aggregator import HandSetCar, hand_set_fleet
+from aggregator import Fleet, HandSetCar, hand_set_fleet
 from aggregator.coordinator import Coordination, NightPlan, coordinate, joint_night, joint_optimum
 from aggregator.metrics import feeder_kw
 from aggregator.population import Session
 from aggregator.sources import Array
-from tests.aggregator.helpers import SERIAL, at
+from tests.aggregator.helpers import SERIAL, at, bump_night
 
 NEED = 7.4 * 2 * 0.9  # 13.32 kWh into the battery, 14.8 kWh from the grid
 VALLEY = slice(at("22:00"), at("06:00"))
@@ -44,21 +44,28 @@ def test_a_night_with_no_sessions_has_the_load_as_its_peak() -> None:
     assert night.power == {}
 
 
+SUN = slice(at("13:00"), at("17:00"))
+
+
+def _sunny_car(pv_kw: float) -> tuple[Fleet, NightPlan, Array]:
+    """One home at 1 kW whose car plugs in at 13:00 needing 13.32 kWh, `pv_kw` of PV
+    13:00-17:00: the street, its joint night on its own load, the power placed per slot."""
+    plain = hand_set_fleet([HandSetCar(arrival="13:00", need_kwh=NEED)], rating_kw=30.0)
+    pv = np.zeros_like(plain.pv_kw)
+    pv[0, SUN] = pv_kw
+    fleet = replace(plain, pv_kw=pv)
+    night = joint_night(fleet, 0, fleet.sessions, fleet.street_kw[:96].copy(), 30.0)
+    return fleet, night, _placed(night, fleet.sessions)
+
+
 def test_a_car_on_its_own_pv_surplus_charges_there_for_nothing() -> None:
     # One home, 1 kW load, 4.7 kW PV 13:00-17:00: a 3.7 kW surplus, 16 slots x 3.7 kW x
     # 0.25 h = 14.8 kWh, all the car draws, at the export price (0 here): cost 0. The
     # feeder then reads 1 - 4.7 + 3.7 = 0 kW in the afternoon, 1 kW elsewhere: P* = 1.
     # The share is 3.7 kW over the 16 sunny slots (variation 2 x 3.7, the least for 14.8
     # kWh under a 3.7 kW free cap) and 0 elsewhere; the grid part g is 0.
-    plain = hand_set_fleet([HandSetCar(arrival="13:00", need_kwh=NEED)], rating_kw=30.0)
-    pv = np.zeros_like(plain.pv_kw)
-    sun = slice(at("13:00"), at("17:00"))
-    pv[0, sun] = 4.7
-    fleet = replace(plain, pv_kw=pv)
-    expected = fleet.street_kw[:96].copy()
-    night = joint_night(fleet, 0, fleet.sessions, expected, 30.0)
-    placed = _placed(night, fleet.sessions)
-    assert placed[sun] == pytest.approx(np.full(16, 3.7), abs=1e-4)
+    _, night, placed = _sunny_car(4.7)
+    assert placed[SUN] == pytest.approx(np.full(16, 3.7), abs=1e-4)
     assert placed.sum() * 0.25 == pytest.approx(14.8, abs=1e-6)
     assert night.peak_kw == pytest.approx(1.0, abs=1e-6)
     assert night.costs_kept
@@ -71,21 +78,14 @@ def test_a_surplus_smaller_than_the_need_leaves_the_rest_even_in_the_valley() ->
     # valley, 2.0876 CNY. The feeder reads 1 - 3 + 2 = 0 kW in the sun; the valley's 6.8
     # kWh over 32 slots at least 0.85 kW: P* = 1.85, reached only by 0.85 kW in every
     # valley slot. The share: 2 kW under the sun, 0 17:00-22:00, 0.85 kW 22:00-06:00.
-    plain = hand_set_fleet([HandSetCar(arrival="13:00", need_kwh=NEED)], rating_kw=30.0)
-    pv = np.zeros_like(plain.pv_kw)
-    sun = slice(at("13:00"), at("17:00"))
-    pv[0, sun] = 3.0
-    fleet = replace(plain, pv_kw=pv)
-    expected = fleet.street_kw[:96].copy()
-    night = joint_night(fleet, 0, fleet.sessions, expected, 30.0)
-    placed = _placed(night, fleet.sessions)
+    fleet, night, placed = _sunny_car(3.0)
     assert night.peak_kw == pytest.approx(1.85, abs=1e-6)
-    assert placed[sun] == pytest.approx(np.full(16, 2.0), abs=1e-4)
+    assert placed[SUN] == pytest.approx(np.full(16, 2.0), abs=1e-4)
     assert placed[at("17:00") : at("22:00")] == pytest.approx(np.zeros(20), abs=1e-4)
     assert placed[VALLEY] == pytest.approx(np.full(32, 0.85), abs=1e-4)
     assert placed[at("06:00") :] == pytest.approx(np.zeros(24), abs=1e-4)
     price = fleet.import_price[:96]
-    grid = np.clip(placed - np.clip(pv[0, :96] - 1.0, 0.0, None), 0.0, None)
+    grid = np.clip(placed - np.clip(fleet.pv_kw[0, :96] - 1.0, 0.0, None), 0.0, None)
     assert (grid * price).sum() * 0.25 == pytest.approx(6.8 * 0.307, abs=1e-4)
 
 
@@ -113,14 +113,10 @@ def test_the_share_sent_before_is_kept_when_the_forecast_moves_under_the_peak() 
     # 3 kW bump (02:00-03:00) and the 21 kW evening. Solved again with `previous` (the
     # metered path, which used fine levels just below P* before) on a forecast whose bump
     # is now 5 kW (still far under P* = 21): the even 1.85 kW stays, no slot moves.
-    fleet = hand_set_fleet([HandSetCar("22:00", "06:00", need_kwh=NEED)], rating_kw=30.0)
-    expected = np.ones(96)
-    expected[at("18:00")] = 21.0
-    expected[at("02:00") : at("03:00")] = 3.0
+    fleet, expected = bump_night()
     first = joint_night(fleet, 0, fleet.sessions, expected, 30.0)
     (share,) = first.power.values()
-    moved = expected.copy()
-    moved[at("02:00") : at("03:00")] = 5.0
+    _, moved = bump_night(5.0)
     again = joint_night(fleet, 0, fleet.sessions, moved, 30.0, previous=[share])
     assert again.peak_kw == pytest.approx(21.0)
     (kept,) = again.power.values()

@@ -2,10 +2,11 @@
 
 `python -m optimizer demo` plans for "now", so the test of it (tests/optimizer/test_cli.py)
 depends on the wall clock in Asia/Shanghai at which the suite happens to run. Here every
-hour is planned, and the quarter hours around the departure rule's edges (01:30-01:45:
-the same morning or the next; 07:15-07:45: the departure itself): the plan must be `ok`,
-reach the car's target and leave at the next 07:30 at least 6 h away. (Every one of the
-96 quarter hours passed when this was written; scripts/demo-hours sweeps the real demo.)
+hour is planned, and the quarter hours at the departure rule's edges (01:30-01:45: the
+same morning or the next; 05:15, 06:15: once too soon; 07:15-07:45: the departure
+itself; 23:45): the plan must be `ok`, reach the car's target and leave at the next
+07:30 at least 6 h away. (Every one of the 96 quarter hours passed when this was
+written; scripts/demo-hours sweeps the real demo.)
 """
 
 from __future__ import annotations
@@ -17,14 +18,15 @@ import pytest
 from optimizer import plan
 from optimizer.examples import MIN_STAY, SHANGHAI, simulated_home
 
-EDGES = ["01:30", "01:45", "07:15", "07:30", "07:45"]
+# 05:15 and 06:15: the car used to leave at 07:30 the same morning, too soon for its need.
+EDGES = ["01:30", "01:45", "05:15", "06:15", "07:15", "07:30", "07:45", "23:45"]
 TIMES = sorted({f"{h:02d}:00" for h in range(24)} | set(EDGES))
 
 
 def test_the_times_cover_every_hour_and_the_edges() -> None:
-    # 24 hours and 5 edge quarters not on the hour: 29 times, from 00:00 to 23:00.
-    assert len(TIMES) == 29
-    assert (TIMES[0], TIMES[-1]) == ("00:00", "23:00")
+    # 24 hours and 8 edge quarters not on the hour: 32 times, from 00:00 to 23:45.
+    assert len(TIMES) == 32
+    assert (TIMES[0], TIMES[-1]) == ("00:00", "23:45")
 
 
 @pytest.mark.parametrize("hhmm", TIMES)
